@@ -33,18 +33,26 @@ __all__ = ["generators", "casimir", "null_space", "intertwiners", "decompose", "
 
 
 def generators(rep, dtype=torch.float64) -> torch.Tensor:
-    r"""Lie algebra generators of a representation: shape ``(3, n, n)``.
+    r"""Lie algebra generators of an n-dimensional representation: shape ``(3, n, n)``.
 
-    ``L_a = d/dt rep(exp(t L⁽¹⁾_a))|_{t=0}``, computed exactly by forward-mode autodiff, so
-    ``rep`` must be built from torch operations (``torch.kron``, ``einsum``, ``D_from_matrix``, …).
+    ``L_a = d/dθ rep(exp(θ G_a))`` at θ = 0, with ``G_a`` the generators of vectors. No autodiff and
+    no finite-difference error: along one axis, ``rep(exp(θ G_a)) = exp(θ L_a)`` is a trigonometric
+    polynomial in θ of degree ``K ≤ (n−1)/2`` (its frequencies are the m of the irreps inside), so
+    its derivative at 0 is an exact weighted sum of samples at ``θ_k = 2πk/N``, ``N = 2K+1``:
+
+        L_a = Σ_k w_k rep(exp(θ_k G_a)),      w_k = (2/N) Σ_{m=1..K} m sin(m θ_k).
+
+    ``rep`` may be any callable (torch or numpy-backed) returning an ``(n, n)`` matrix.
     """
-    L1 = so3_generators(1, dtype)
-
-    def rep_along(a):
-        return lambda t: rep(torch.matrix_exp(t * L1[a]))
-
-    zero, one = torch.zeros((), dtype=dtype), torch.ones((), dtype=dtype)
-    return torch.stack([torch.func.jvp(rep_along(a), (zero,), (one,))[1] for a in range(3)])
+    G = so3_generators(1, dtype)
+    n = torch.as_tensor(rep(torch.eye(3, dtype=dtype))).shape[-1]
+    K = max(1, (n - 1) // 2)
+    N = 2 * K + 1
+    theta = 2 * math.pi * torch.arange(N, dtype=dtype) / N
+    m = torch.arange(1, K + 1, dtype=dtype)
+    w = (2 / N) * (m * torch.sin(theta[:, None] * m)).sum(-1)
+    samples = [torch.stack([torch.as_tensor(rep(torch.matrix_exp(t * G[a]))).to(dtype) for t in theta]) for a in range(3)]
+    return torch.stack([torch.einsum("k,kij->ij", w, S) for S in samples])
 
 
 def casimir(L: torch.Tensor) -> torch.Tensor:
@@ -157,6 +165,15 @@ def D_from_matrix(irreps, R: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _exact(t: torch.Tensor) -> sympy.Matrix:
+    """Recognise the entries of a float matrix as exact numbers like 1/√2, √3/6 (checked afterwards)."""
+
+    def entry(value):
+        return 0 if abs(value) < 1e-12 else sympy.nsimplify(value, [sympy.sqrt(2), sympy.sqrt(3), sympy.sqrt(6)], tolerance=1e-10)
+
+    return sympy.Matrix(t.shape[0], t.shape[1], lambda i, j: entry(float(t[i, j])))
+
+
 def vector_product_polynomials(u=None, v=None):
     r"""The tensor product of two vectors, written in the irrep basis, as exact sympy polynomials.
 
@@ -174,17 +191,14 @@ def vector_product_polynomials(u=None, v=None):
     u = sympy.Matrix(u if u is not None else [x, y, z])
     v = sympy.Matrix(v if v is not None else [x, y, z])
     irreps, Q = decompose(lambda R: torch.kron(R, R))
-    Q_exact = sympy.Matrix(9, 9, lambda i, j: sympy.nsimplify(float(Q[i, j]), [sympy.sqrt(2), sympy.sqrt(3), sympy.sqrt(6)]))
+    Q_exact = _exact(Q)
     if sympy.simplify(Q_exact * Q_exact.T - sympy.eye(9)) != sympy.zeros(9, 9):
         raise RuntimeError("the exact change of basis is not orthogonal")  # a bug, not bad input
 
-    def exact(t):
-        return sympy.Matrix(t.shape[0], t.shape[1], lambda i, j: sympy.nsimplify(float(t[i, j]), [sympy.sqrt(3)]))
-
-    L1 = [exact(g) for g in so3_generators(1, torch.float64)]
+    L1 = [_exact(g) for g in so3_generators(1, torch.float64)]
     for a in range(3):
         L_product = sympy.kronecker_product(L1[a], sympy.eye(3)) + sympy.kronecker_product(sympy.eye(3), L1[a])
-        target = sympy.diag(*[exact(so3_generators(ir.l, torch.float64)[a]) for mul, ir in irreps for _ in range(mul)])
+        target = sympy.diag(*[_exact(so3_generators(ir.l, torch.float64)[a]) for mul, ir in irreps for _ in range(mul)])
         if sympy.simplify(Q_exact * L_product * Q_exact.T - target) != sympy.zeros(9, 9):
             raise RuntimeError("the exact change of basis does not block-diagonalise the generators")
     components = Q_exact * sympy.Matrix([u[i] * v[j] for i in range(3) for j in range(3)])

@@ -91,8 +91,15 @@ def _quaternion_to_matrix(q):
     return torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2)
 
 
+def _as_angle(angle, dtype=None, device=None):
+    """A tensor of angles: tensors keep their dtype unless one is asked for; numbers get the default."""
+    if dtype is None and not torch.is_tensor(angle):
+        dtype = torch.get_default_dtype()
+    return torch.as_tensor(angle, dtype=dtype, device=device)
+
+
 def _axis_matrix(angle, i, j, dtype=None, device=None):
-    angle = torch.as_tensor(angle, dtype=dtype or torch.get_default_dtype(), device=device)
+    angle = _as_angle(angle, dtype, device)
     c, s = torch.cos(angle), torch.sin(angle)
     R = torch.zeros(*angle.shape, 3, 3, dtype=angle.dtype, device=angle.device)
     k = 3 - i - j  # the axis that stays fixed
@@ -118,7 +125,7 @@ def matrix_z(angle, dtype=None, device=None):
 
 def angles_to_matrix(alpha, beta, gamma, dtype=None, device=None):
     r"""Euler angles (Y-X-Y, as e3nn) to a rotation matrix ``R_y(α) R_x(β) R_y(γ)``, shape ``(..., 3, 3)``."""
-    alpha, beta, gamma = torch.broadcast_tensors(*(torch.as_tensor(a, dtype=dtype or torch.get_default_dtype(), device=device) for a in (alpha, beta, gamma)))
+    alpha, beta, gamma = torch.broadcast_tensors(*(_as_angle(a, dtype, device) for a in (alpha, beta, gamma)))
     return matrix_y(alpha) @ matrix_x(beta) @ matrix_y(gamma)
 
 
@@ -142,7 +149,7 @@ def axis_angle_to_matrix(axis, angle):
 
     The axis need not be normalised; a zero axis raises ``ValueError``.
     """
-    axis = torch.as_tensor(axis, dtype=torch.get_default_dtype() if not torch.is_tensor(axis) else None)
+    axis = _as_angle(axis)
     if axis.shape[-1:] != (3,):
         raise ValueError(f"axis must have shape (..., 3), got {tuple(axis.shape)}")
     norm = axis.norm(dim=-1, keepdim=True)
@@ -202,7 +209,7 @@ def wigner_D(l: int, alpha, beta, gamma) -> torch.Tensor:
 
     ``D(α, β, γ) = exp(α L_y) exp(β L_x) exp(γ L_y)``, the representation of ``R_y(α) R_x(β) R_y(γ)``.
     """
-    alpha, beta, gamma = torch.broadcast_tensors(*(torch.as_tensor(a, dtype=torch.get_default_dtype()) if not torch.is_tensor(a) else a for a in (alpha, beta, gamma)))
+    alpha, beta, gamma = torch.broadcast_tensors(*(_as_angle(a) for a in (alpha, beta, gamma)))
     L = so3_generators(l, alpha.dtype, alpha.device)
     # Angles taken mod 2π so matrix_exp never works with large norms.
     a, b, c = (torch.remainder(t, 2 * math.pi)[..., None, None] for t in (alpha, beta, gamma))
