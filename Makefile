@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml Makefile
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=lessons $$(ls lessons/00_*.ipynb 2>/dev/null | head -1 | xargs -r basename)
 
+NOTEBOOKS = $(wildcard lessons/*.ipynb solutions/*.ipynb exercises/*.ipynb)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider lessons solutions exercises
+	$(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
