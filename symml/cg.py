@@ -35,7 +35,7 @@ def _check_ls(l1, l2, l3):
     if not abs(l1 - l2) <= l3 <= l1 + l2:
         raise ValueError(
             f"selection rule |l1 - l2| <= l3 <= l1 + l2 violated for (l1, l2, l3) = ({l1}, {l2}, {l3}): "
-            f"l{l1} ⊗ l{l2} contains only l3 = {abs(l1 - l2)} … {l1 + l2}"
+            f"{l1} ⊗ {l2} contains only l3 = {abs(l1 - l2)} … {l1 + l2}"
         )
 
 

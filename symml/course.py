@@ -1,0 +1,259 @@
+r"""Course tooling: make the student notebooks from the solutions, and execute notebooks.
+
+    python -m symml.course release            # solutions/NN_*.ipynb -> exercises/NN_*.ipynb, executed
+    python -m symml.course release --check    # exit 1 if exercises/ is not what release would write
+    python -m symml.course execute [NB ...]   # run notebooks top to bottom in place (default: all)
+
+The student version of a solutions notebook is defined by its cells' *sources*:
+
+* In a code cell, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION`` become
+  ``raise NotImplementedError("prompt")`` at the marker's indentation. Text after the begin marker
+  is the prompt: ``### BEGIN SOLUTION average the squared differences``; without one, a generic
+  prompt is used. A region at the top level of a cell (a *value* to write, not a function body)
+  becomes ``name = ...  # prompt`` for each name it assigns, since a top-level ``raise`` would stop
+  the notebook; ``check`` reads ``...`` as "not attempted".
+* In a markdown cell, a solution region becomes ``*✏️ prompt*``.
+* ``### BEGIN HIDDEN TESTS`` … ``### END HIDDEN TESTS`` regions, markers included, are removed.
+* Everything else (cell types, ids, metadata, other cells) is copied.
+
+``release`` writes the exercise notebooks whose sources changed and executes them, so their
+committed outputs are what a student sees first: a "not attempted" verdict for every exercise.
+``release --check`` compares cell types, sources and tags only, never outputs (nbval checks those).
+After a change that alters outputs but not sources (a verdict's wording, library code), refresh
+them with ``release --force`` or ``execute``.
+Executing uses a ``python3`` kernel of the Python running this command, in the notebook's folder.
+"""
+
+import argparse
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+DEFAULT_PROMPT = "write your solution here"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+class MarkerError(ValueError):
+    """A solutions notebook has unbalanced or nested markers."""
+
+
+# ---------------------------------------------------------------- solutions -> exercises
+
+
+def _regions(lines: list[str], begin: str, end: str, where: str):
+    """Yield ``(start, stop)`` line indices of each ``begin``…``end`` region (``stop`` inclusive)."""
+    start = None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith(begin):
+            if start is not None:
+                raise MarkerError(f"{where}: nested {begin!r} (line {i + 1})")
+            start = i
+        elif text.startswith(end):
+            if start is None:
+                raise MarkerError(f"{where}: {end!r} without {begin!r} (line {i + 1})")
+            yield start, i
+            start = None
+    if start is not None:
+        raise MarkerError(f"{where}: {begin!r} without {end!r} (line {start + 1})")
+
+
+def _prompt(marker_line: str) -> str:
+    prompt = marker_line.strip()[len(BEGIN_SOLUTION):].strip(" :-—")
+    return prompt or DEFAULT_PROMPT
+
+
+def _assigned_names(code: str) -> list[str]:
+    """The names a top-level solution region assigns, in order (``x = …``, ``x: T = …``, ``x += …``)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for t in targets:
+            for n in ast.walk(t) if t is not None else ():
+                if isinstance(n, ast.Name) and n.id not in names:
+                    names.append(n.id)
+    return names
+
+
+def student_source(source: str, cell_type: str = "code", where: str = "cell") -> str:
+    """The student version of one cell's source (see the module docstring)."""
+    lines = source.split("\n")
+    drop = set()
+    for a, b in _regions(lines, BEGIN_HIDDEN, END_HIDDEN, where):
+        drop.update(range(a, b + 1))
+    kept = [line for i, line in enumerate(lines) if i not in drop]
+    out, last = [], 0
+    for a, b in _regions(kept, BEGIN_SOLUTION, END_SOLUTION, where):
+        out += kept[last:a]
+        indent = kept[a][: len(kept[a]) - len(kept[a].lstrip())]
+        prompt = _prompt(kept[a])
+        if cell_type != "code":
+            out.append(f"{indent}*✏️ {prompt}*")
+        elif indent:
+            out.append(f"{indent}raise NotImplementedError({json.dumps(prompt, ensure_ascii=False)})")
+        else:
+            names = _assigned_names("\n".join(kept[a + 1 : b]))
+            if not names:
+                raise MarkerError(f"{where}: a top-level solution region must assign a value (x = ...) or be indented")
+            out += [f"{name} = ...  # {prompt}" for name in names]
+        last = b + 1
+    out += kept[last:]
+    return "\n".join(out).rstrip("\n")
+
+
+def student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """The student notebook for a solutions notebook: transformed sources, no outputs yet."""
+    nb = nbformat.v4.new_notebook(metadata=nbformat.from_dict(dict(solution.metadata)))
+    nb.nbformat, nb.nbformat_minor = solution.nbformat, solution.nbformat_minor
+    for k, cell in enumerate(solution.cells):
+        source = student_source(cell.source, cell.cell_type, f"{name}, cell {k}") if cell.cell_type in ("code", "markdown") else cell.source
+        new = nbformat.from_dict({"cell_type": cell.cell_type, "metadata": dict(cell.metadata), "source": source})
+        if "id" in cell:
+            new["id"] = cell["id"]
+        if cell.cell_type == "code":
+            new["outputs"], new["execution_count"] = [], None
+        if "attachments" in cell:
+            new["attachments"] = cell["attachments"]
+        nb.cells.append(new)
+    return nb
+
+
+def signature(nb) -> list[tuple]:
+    """What ``release --check`` compares: each cell's type, source and tags."""
+    return [(c.cell_type, c.source, tuple(c.metadata.get("tags", ()))) for c in nb.cells]
+
+
+def pairs(root: Path = ROOT):
+    """``(solution, exercise)`` paths for every ``solutions/NN_*.ipynb``."""
+    for solution in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        yield solution, root / "exercises" / solution.name
+
+
+def out_of_step(root: Path = ROOT) -> list[str]:
+    """What differs between ``exercises/`` and what ``release`` would write; empty when in step."""
+    problems = []
+    wanted = set()
+    for solution, target in pairs(root):
+        wanted.add(target.name)
+        rel = target.relative_to(root)
+        nb = student_notebook(nbformat.read(solution, as_version=4), solution.name)
+        if not target.exists():
+            problems.append(f"{rel}: missing")
+            continue
+        have, want = signature(nbformat.read(target, as_version=4)), signature(nb)
+        if have != want:
+            diff = next((i for i, (h, w) in enumerate(zip(have, want)) if h != w), min(len(have), len(want)))
+            problems.append(f"{rel}: differs from the release of solutions/{solution.name} (first at cell {diff})")
+    for target in sorted((root / "exercises").glob("*.ipynb")):
+        if target.name not in wanted:
+            problems.append(f"{target.relative_to(root)}: has no solutions notebook")
+    return problems
+
+
+def release(root: Path = ROOT, run: bool = True, force: bool = False) -> list[Path]:
+    """Write every exercise notebook whose sources changed (all with ``force``), then execute it."""
+    written = []
+    for solution, target in pairs(root):
+        nb = student_notebook(nbformat.read(solution, as_version=4), solution.name)
+        if not force and target.exists() and signature(nbformat.read(target, as_version=4)) == signature(nb):
+            continue  # in step already: keep its executed outputs, no churn in git
+        target.parent.mkdir(exist_ok=True)
+        nbformat.write(nb, target)
+        written.append(target)
+        if run:
+            execute(target)
+        print(f"released {target.relative_to(root)}")
+    return written
+
+
+# ---------------------------------------------------------------- executing notebooks
+
+
+def _current_env_kernel_manager():
+    """A kernel manager whose ``python3`` is this Python, whatever kernelspecs the user has."""
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+    class CurrentEnv(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name, *args, **kwargs):
+            argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+            return KernelSpec(argv=argv, display_name=KERNELSPEC["display_name"], language="python")
+
+    return KernelManager(kernel_name="python3", kernel_spec_manager=CurrentEnv())
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Run a notebook top to bottom in a fresh kernel (cwd = its folder), save it; returns seconds.
+
+    The saved notebook has kernelspec ``python3`` (the name CI has) and no widget state.
+    Raises ``nbclient.exceptions.CellExecutionError`` if a cell fails.
+    """
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    client = NotebookClient(
+        nb,
+        km=_current_env_kernel_manager(),
+        timeout=timeout,
+        store_widget_state=True,  # False trips nbclient on Output widgets; the state is dropped below
+        resources={"metadata": {"path": str(path.resolve().parent)}},
+    )
+    client.execute()
+    seconds = time.perf_counter() - start
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, path)
+    return seconds
+
+
+def notebooks(root: Path = ROOT) -> list[Path]:
+    """Every course notebook, in the order they are best executed."""
+    return [p for d in ("lessons", "solutions", "exercises") for p in sorted((root / d).glob("[0-9][0-9]_*.ipynb"))]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m symml.course", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rel = sub.add_parser("release", help="generate exercises/ from solutions/")
+    rel.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what release would write")
+    rel.add_argument("--force", action="store_true", help="rewrite and re-execute every exercise notebook")
+    rel.add_argument("--no-execute", action="store_true", help="write the notebooks without executing them")
+    ex = sub.add_parser("execute", help="execute notebooks in place (default: all of lessons/, solutions/, exercises/)")
+    ex.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.command == "release" and args.check:
+        problems = out_of_step()
+        for p in problems:
+            print(f"out of step: {p}")
+        if problems:
+            print("run `python -m symml.course release` to regenerate exercises/")
+        return 1 if problems else 0
+    if args.command == "release":
+        release(run=not args.no_execute, force=args.force)
+        return 0
+    failed = 0
+    for path in args.notebooks or notebooks():
+        try:
+            print(f"executed {path} in {execute(path):.1f} s", flush=True)
+        except Exception as e:  # report every broken notebook, not just the first
+            failed += 1
+            print(f"FAILED {path}: {type(e).__name__}: {str(e)[-2000:]}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""`python -m symml.course`: the solutions -> exercises transformation, and the committed notebooks."""
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from symml import course
+from symml.checks import MIMETYPE
+from symml.plot import PLOTLY_MIMETYPE
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = course.notebooks(ROOT)
+
+SOLUTION_CELL = '''def mse(y, y_true):
+    """The loss."""
+    diff = y - y_true
+    ### BEGIN SOLUTION square, then average
+    squared = diff ** 2
+    return squared.mean()
+    ### END SOLUTION'''
+
+CHECK_CELL = '''mse = check("00.1", mse)
+### BEGIN HIDDEN TESTS
+hidden_tests("00.1", [Case(torch.ones(2), torch.zeros(2))], mse)
+### END HIDDEN TESTS
+print("done")'''
+
+
+def synthetic_solution():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = dict(course.KERNELSPEC)
+    cells = [
+        nbformat.v4.new_markdown_cell("# Problem set\nWrite the loss."),
+        nbformat.v4.new_code_cell(SOLUTION_CELL),
+        nbformat.v4.new_code_cell(CHECK_CELL, metadata={"tags": ["keep-me"]}),
+        nbformat.v4.new_code_cell("### BEGIN SOLUTION\nR = torch.eye(3)\nn, m = 1, 2\n### END SOLUTION\nR = check('01.1', R)"),
+        nbformat.v4.new_code_cell("for k in range(2):\n    if k:\n        ### BEGIN SOLUTION\n        print(k)\n        ### END SOLUTION"),
+        nbformat.v4.new_markdown_cell("Why?\n### BEGIN SOLUTION explain in one sentence\nBecause.\n### END SOLUTION"),
+    ]
+    for k, cell in enumerate(cells):
+        cell.id = f"cell-{k}"
+        if cell.cell_type == "code":
+            cell.execution_count = k
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="solution output\n")]
+    nb.cells = cells
+    return nb
+
+
+# ---------------------------------------------------------------- the transformation
+
+
+def test_solution_region_becomes_raise_with_prompt():
+    assert course.student_source(SOLUTION_CELL) == '''def mse(y, y_true):
+    """The loss."""
+    diff = y - y_true
+    raise NotImplementedError("square, then average")'''
+
+
+def test_hidden_tests_are_removed():
+    assert course.student_source(CHECK_CELL) == 'mse = check("00.1", mse)\nprint("done")'
+
+
+def test_default_prompt_and_indentation():
+    src = course.student_source("for k in range(2):\n    if k:\n        ### BEGIN SOLUTION\n        print(k)\n        ### END SOLUTION")
+    assert src == f'for k in range(2):\n    if k:\n        raise NotImplementedError("{course.DEFAULT_PROMPT}")'
+
+
+def test_top_level_value_becomes_ellipsis():
+    src = course.student_source("### BEGIN SOLUTION a float tensor\nR = torch.eye(3)\nn, m = 1, 2\n### END SOLUTION\nR = check('01.1', R)")
+    assert src == "R = ...  # a float tensor\nn = ...  # a float tensor\nm = ...  # a float tensor\nR = check('01.1', R)"
+
+
+def test_markdown_region_becomes_prompt():
+    src = course.student_source("Why?\n### BEGIN SOLUTION explain\nBecause.\n### END SOLUTION", "markdown")
+    assert src == "Why?\n*✏️ explain*"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "### BEGIN SOLUTION\nx = 1",
+        "x = 1\n### END SOLUTION",
+        "    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    ### END SOLUTION",
+        "### BEGIN HIDDEN TESTS\nassert True",
+        "### BEGIN SOLUTION\nprint(1)\n### END SOLUTION",  # top level, but assigns nothing
+    ],
+)
+def test_bad_markers_fail_loudly(source):
+    with pytest.raises(course.MarkerError):
+        course.student_source(source)
+
+
+def test_student_notebook_keeps_structure_and_clears_outputs():
+    solution = synthetic_solution()
+    student = course.student_notebook(solution)
+    assert [c.id for c in student.cells] == [c.id for c in solution.cells]
+    assert [c.cell_type for c in student.cells] == [c.cell_type for c in solution.cells]
+    assert student.cells[2].metadata["tags"] == ["keep-me"]
+    assert student.metadata["kernelspec"]["name"] == "python3"
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    assert "BEGIN" not in json.dumps([c.source for c in student.cells])
+    nbformat.validate(student)
+
+
+def test_release_and_check_on_a_synthetic_course(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "exercises").mkdir()
+    nbformat.write(synthetic_solution(), tmp_path / "solutions" / "00_toy.ipynb")
+    assert course.out_of_step(tmp_path) == ["exercises/00_toy.ipynb: missing"]
+    assert course.release(tmp_path, run=False) == [tmp_path / "exercises" / "00_toy.ipynb"]
+    assert course.out_of_step(tmp_path) == []
+    assert course.release(tmp_path, run=False) == []  # in step: nothing rewritten
+
+    target = tmp_path / "exercises" / "00_toy.ipynb"
+    nb = nbformat.read(target, as_version=4)
+    nb.cells[1].source += "\n# a stray edit"
+    nbformat.write(nb, target)
+    assert course.out_of_step(tmp_path) == ["exercises/00_toy.ipynb: differs from the release of solutions/00_toy.ipynb (first at cell 1)"]
+
+    nb.cells[1].source = course.student_source(SOLUTION_CELL)  # back in step; outputs do not matter
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="anything\n")]
+    nbformat.write(nb, target)
+    assert course.out_of_step(tmp_path) == []
+
+    shutil.copy(target, tmp_path / "exercises" / "07_orphan.ipynb")
+    assert course.out_of_step(tmp_path) == ["exercises/07_orphan.ipynb: has no solutions notebook"]
+
+
+# ---------------------------------------------------------------- the repository's notebooks
+
+
+def test_exercises_are_in_step_with_solutions():
+    problems = course.out_of_step(ROOT)
+    assert problems == [], "run `python -m symml.course release`:\n" + "\n".join(problems)
+
+
+def test_release_check_command():
+    assert course.main(["release", "--check"]) == 0
+
+
+def outputs(nb, mimetype):
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if mimetype in out.get("data", {}):
+                yield cell, out["data"][mimetype]
+
+
+def checked_ids(nb):
+    return [course_id for _, data in outputs(nb, MIMETYPE) for course_id in [data["exercise"]]]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_committed_notebook_hygiene(path):
+    assert path.stat().st_size <= 2_000_000, "notebooks stay under 2 MB"
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3", "CI only has the python3 kernel"
+    for k, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.execution_count is not None, f"cell {k} is not executed (run `python -m symml.course execute`)"
+        for out in cell.outputs:
+            assert out.output_type != "error", f"cell {k} raised {out.get('ename')}"
+            assert not (out.output_type == "stream" and out.name == "stderr"), f"cell {k} wrote to stderr: {out.text[:200]}"
+            assert "text/html" not in out.get("data", {}) or "plotly" not in out["data"]["text/html"], f"cell {k} embeds plotly.js"
+    for cell, figure in outputs(nb, PLOTLY_MIMETYPE):
+        assert "nbval-ignore-output" in cell.metadata.get("tags", []), "figure cells are not compared by nbval"
+        assert len(json.dumps(figure)) <= 200_000
+
+
+@pytest.mark.parametrize("solution, exercise", list(course.pairs(ROOT)), ids=lambda p: p.name)
+def test_solutions_pass_and_exercises_start_not_attempted(solution, exercise):
+    solved, student = nbformat.read(solution, as_version=4), nbformat.read(exercise, as_version=4)
+    ids = checked_ids(solved)
+    assert 3 <= len(ids) <= 6 and len(set(ids)) == len(ids)
+    assert {d["status"] for _, d in outputs(solved, MIMETYPE)} == {"passed"}
+    assert checked_ids(student) == ids
+    assert {d["status"] for _, d in outputs(student, MIMETYPE)} == {"not attempted"}
