@@ -1,0 +1,262 @@
+"""symml.nn: equal to e3nn where e3nn computes the same thing, equivariant everywhere, and it learns."""
+
+import pytest
+import torch
+from e3nn import o3
+
+from conftest import DEVICES, random_O3
+from symml.datasets import flatten_graphs, tetris, tetris_predict, tetris_targets, water
+from symml.nn import Convolution, EquivariantNet, Gate, Linear, TensorProduct, radial_basis, radius_graph
+from symml.train import train
+
+IRREPS = [
+    ("2x0e+3x1o+2x2e+1x1e", "0e+1o+2e", "3x0e+2x1o+2x2e+1x0o+2x1e"),
+    ("4x0e+2x1o", "1o", "2x0e+2x1e+3x1o+2x2e"),
+    ("1x0o+2x2o", "1e+3o", "1x1o+2x3e+0o+5e"),
+]
+
+
+def rotated(x, irreps, R):
+    return x @ o3.Irreps(irreps).D_from_matrix(R).T
+
+
+@pytest.mark.parametrize("irreps", IRREPS)
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_tensor_product_equals_e3nn(irreps, dtype, tol):
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        torch.manual_seed(0)
+        for shared in (True, False):
+            ours = TensorProduct(*irreps, shared_weights=shared)
+            theirs = o3.FullyConnectedTensorProduct(*irreps, shared_weights=shared)
+            assert ours.weight_numel == theirs.weight_numel
+            x, y = o3.Irreps(irreps[0]).randn(7, -1), o3.Irreps(irreps[1]).randn(7, -1)
+            if shared:
+                with torch.no_grad():
+                    ours.weight.copy_(theirs.weight)
+                got, expected = ours(x, y), theirs(x, y)
+            else:
+                w = torch.randn(7, theirs.weight_numel)
+                got, expected = ours(x, y, w), theirs(x, y, w)
+            assert got.dtype == dtype
+            assert (got - expected).abs().max() < tol * max(1.0, expected.abs().max())
+    finally:
+        torch.set_default_dtype(old)
+
+
+@pytest.mark.parametrize("irreps", IRREPS)
+def test_tensor_product_is_equivariant(float64, irreps):
+    tp = TensorProduct(*irreps)
+    x, y = o3.Irreps(irreps[0]).randn(5, -1), o3.Irreps(irreps[1]).randn(5, -1)
+    for R in random_O3(4, seed=1):
+        moved = tp(rotated(x, irreps[0], R), rotated(y, irreps[1], R))
+        assert (moved - rotated(tp(x, y), irreps[2], R)).abs().max() < 1e-10
+
+
+def test_tensor_product_broadcasts_and_checks_its_inputs(float64):
+    tp = TensorProduct("0e+1o", "1o", "1e+0e", shared_weights=False)
+    x, y = torch.randn(4, 1, 4), torch.randn(1, 5, 3)
+    w = torch.randn(tp.weight_numel)
+    assert tp(x, y, w).shape == (4, 5, 4)
+    with pytest.raises(ValueError, match="needs shape"):
+        tp(torch.randn(4, 3), y[0])
+    with pytest.raises(ValueError, match="weight"):
+        tp(x, y)
+    with pytest.raises(ValueError, match="weight must have shape"):
+        tp(x, y, torch.randn(tp.weight_numel + 1))
+    with pytest.raises(ValueError, match="irreps_in1 must be irreps"):
+        TensorProduct("vector", "1o", "1o")
+
+
+def test_linear_equals_e3nn_and_is_equivariant(float64):
+    irreps_in, irreps_out = "3x0e+2x1o+1x2e+2x1e", "2x0e+4x1o+1x0o+2x1e"
+    ours, theirs = Linear(irreps_in, irreps_out), o3.Linear(irreps_in, irreps_out)
+    assert ours.weight_numel == theirs.weight_numel
+    with torch.no_grad():
+        ours.weight.copy_(theirs.weight)
+    x = o3.Irreps(irreps_in).randn(6, -1)
+    assert (ours(x) - theirs(x)).abs().max() < 1e-12
+    out = ours(x)
+    assert out[:, -7:-6].abs().max() == 0  # 0o: nothing reaches it
+    for R in random_O3(2, seed=2):
+        assert (ours(rotated(x, irreps_in, R)) - rotated(out, irreps_out, R)).abs().max() < 1e-10
+
+
+def test_gate_is_equivariant_and_respects_parity(float64):
+    gate = Gate("2x0e+2x0o", "2x0e+1x0o", "1x1o+1x2e+1x1e")
+    assert gate.irreps_out == o3.Irreps("2x0e+2x0o+1x1o+1x2e+1x1o")
+    x = gate.irreps_in.randn(5, -1)
+    for R in random_O3(4, seed=3):
+        assert (gate(rotated(x, gate.irreps_in, R)) - rotated(gate(x), gate.irreps_out, R)).abs().max() < 1e-10
+    for activation in gate.scalar_acts + gate.gate_acts:  # normalised to unit second moment
+        z = torch.randn(200_000, generator=torch.Generator().manual_seed(0))
+        assert abs(activation(z).pow(2).mean() - 1) < 0.02
+    with pytest.raises(ValueError, match="one gate per gated irrep"):
+        Gate("0e", "2x0e", "1x1o")
+    with pytest.raises(ValueError, match="scalars only"):
+        Gate("1o", "0e", "1o")
+
+
+def test_radial_basis_goes_smoothly_to_zero(float64):
+    r = torch.linspace(0, 2.5, 251, requires_grad=True)
+    B = radial_basis(r, r_max=2.0, number=6)
+    assert B.shape == (251, 6) and torch.isfinite(B).all()
+    (dB,) = torch.autograd.grad(B.sum(), r)
+    assert B[r.detach() >= 2.0].abs().max() == 0
+    # near r_max the value falls like (r_max - r)^4 and the slope like (r_max - r)^3: no kink
+    near = (r.detach() - 2.0).abs() < 0.011
+    assert B[near].abs().max() < 1e-5 and dB[near].abs().max() < 1e-3
+    assert B[:200].abs().max() > 0.5
+
+
+def brute_force_edges(pos, r_max, batch):
+    return {(int(j), int(i)) for i in range(len(pos)) for j in range(len(pos)) if i != j and batch[i] == batch[j] and (pos[i] - pos[j]).norm() < r_max}
+
+
+def test_radius_graph_matches_brute_force(float64):
+    pos = torch.randn(30, 3, generator=torch.Generator().manual_seed(0))
+    batch = torch.arange(30) // 10
+    src, dst, shift = radius_graph(pos, 1.2, batch)
+    assert {(int(s), int(d)) for s, d in zip(src, dst)} == brute_force_edges(pos, 1.2, batch)
+    assert shift.abs().max() == 0
+    with pytest.raises(ValueError, match="pos must have shape"):
+        radius_graph(torch.randn(4, 2), 1.0)
+    with pytest.raises(ValueError, match="batch must be"):
+        radius_graph(pos, 1.0, batch[:5])
+
+
+def test_periodic_radius_graph(float64):
+    # simple cubic, one atom per cell: 6 nearest neighbours (its own images), 12 more within √2
+    cell = 1.5 * torch.eye(3)
+    src, dst, shift = radius_graph(torch.zeros(1, 3), 1.6, cell=cell)
+    assert len(src) == 6 and (src == 0).all() and (dst == 0).all()
+    src, dst, shift = radius_graph(torch.zeros(1, 3), 2.2, cell=cell)
+    assert len(src) == 18
+    # a skewed cell: compare with explicit images
+    cell = torch.tensor([[1.0, 0.0, 0.0], [0.7, 0.9, 0.0], [0.2, 0.3, 1.1]])
+    pos = torch.rand(3, 3, generator=torch.Generator().manual_seed(1)) @ cell
+    src, dst, shift = radius_graph(pos, 1.3, cell=cell)
+    n = torch.cartesian_prod(*[torch.arange(-4, 5, dtype=torch.float64)] * 3)
+    images = pos[None, :, :] + (n @ cell)[:, None, :]  # (S, 3, 3)
+    d = (images[:, None, :, :] - pos[None, :, None, :]).norm(dim=-1)  # (S, dst, src)
+    expected = int(((d < 1.3) & (d > 1e-9)).sum())
+    assert len(src) == expected
+    vec = pos[src] + shift - pos[dst]
+    assert vec.norm(dim=1).max() < 1.3 and vec.norm(dim=1).min() > 1e-9
+
+
+def random_graphs(seed):
+    g = torch.Generator().manual_seed(seed)
+    pos = 1.5 * torch.randn(20, 3, generator=g)
+    batch = torch.arange(20) // 7
+    return pos, batch
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_net_is_equivariant_translation_invariant_and_permutation_equivariant(float64, device):
+    torch.manual_seed(0)
+    net = EquivariantNet("0e+1o", "0e+0o+1o+1e+2e", lmax=2, max_radius=2.5, num_layers=2).to(device)
+    pos, batch = random_graphs(0)
+    pos, batch = pos.to(device), batch.to(device)
+    x = o3.Irreps("0e+1o").randn(20, -1).to(device)
+    out = net(pos, x, batch)
+    assert out.shape == (3, net.irreps_out.dim) and out.device.type == device
+    assert out.abs().max() > 1e-3  # not trivially zero
+    for R in random_O3(4, seed=4).to(device):
+        t = torch.randn(3, device=device)
+        moved = net(pos @ R.T + t, rotated(x, "0e+1o", R), batch)
+        assert (moved - rotated(out, net.irreps_out, R)).abs().max() < 1e-10
+    perm = torch.randperm(20, device=device)
+    assert (net(pos[perm], x[perm], batch[perm]) - out).abs().max() < 1e-10
+    net.reduce = None
+    per_node = net(pos, x, batch)
+    assert per_node.shape == (20, net.irreps_out.dim)
+    assert (net(pos[perm], x[perm], batch[perm]) - per_node[perm]).abs().max() < 1e-10
+
+
+def test_gradients_reach_every_parameter(float64):
+    net = EquivariantNet("0e", "0e+1o", max_radius=2.5, num_layers=2)
+    pos, batch = random_graphs(1)
+    net(pos, batch=batch).pow(2).sum().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and p.grad.abs().max() > 0, name
+
+
+def test_forces_rotate_with_the_molecule(float64):
+    net = EquivariantNet("3x0e", "0e", max_radius=3.0, num_layers=2)
+    pos, _, _ = water(4, seed=0)
+    pos, batch = flatten_graphs(pos)
+    types = torch.nn.functional.one_hot(torch.tensor([0, 1, 1]).repeat(4), 3).to(pos.dtype)
+
+    def forces(p):
+        p = p.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(net(p, types, batch).sum(), p)
+        return -grad
+
+    F = forces(pos)
+    assert F.abs().max() > 1e-6
+    assert F.reshape(4, 3, 3).sum(1).abs().max() < 1e-10  # translation invariance: no net force
+    for R in random_O3(3, seed=5):
+        assert (forces(pos @ R.T) - F @ R.T).abs().max() < 1e-10
+
+
+def test_primitive_cell_and_supercell_agree(float64):
+    # a two-atom crystal, and the same crystal described by a 2x1x1 supercell
+    cell = torch.tensor([[2.0, 0.0, 0.0], [0.3, 1.8, 0.0], [0.1, 0.2, 2.1]])
+    pos = torch.tensor([[0.0, 0.0, 0.0], [0.9, 0.8, 1.0]])
+    types = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    super_cell = cell * torch.tensor([2.0, 1.0, 1.0])[:, None]
+    super_pos = torch.cat([pos, pos + cell[0]])
+    net = EquivariantNet("2x0e", "0e+1o", max_radius=2.5, num_layers=2, num_neighbors=10.0, reduce=None)
+    small = net(pos, types, cell=cell)
+    large = net(super_pos, types.repeat(2, 1), cell=super_cell)
+    assert (large - small.repeat(2, 1)).abs().max() < 1e-10
+    assert small.abs().max() > 1e-3
+
+
+def test_bad_inputs(float64):
+    net = EquivariantNet("0e", "0e", max_radius=2.0, num_layers=1)
+    with pytest.raises(ValueError, match="x must have shape"):
+        net(torch.randn(5, 3), torch.randn(5, 2))
+    with pytest.raises(ValueError, match="reduce"):
+        EquivariantNet(reduce="max")
+    with pytest.raises(ValueError, match="pass the node features"):
+        EquivariantNet("1o", "0e")(torch.randn(5, 3))
+    with pytest.raises(ValueError, match="irreps_in"):
+        Convolution("3 vectors", "0e")
+
+
+def test_tetris_from_one_example_per_shape():
+    """Trained on the 8 pieces as given, the net classifies 1000 randomly rotated and moved copies."""
+    torch.manual_seed(0)
+    pos, labels = tetris()
+    pos, batch = flatten_graphs(pos)
+    targets = tetris_targets(labels)
+    net = EquivariantNet("0e", "0o+6x0e", irreps_hidden="8x0e+8x0o+4x1e+4x1o", max_radius=1.1, num_layers=2, num_neighbors=2.0)
+    history = train(net, lambda m: (m(pos, batch=batch) - targets).pow(2).mean(), steps=200, progress=False)
+    assert history["loss"][-1] < history["loss"][0] / 3
+    test_pos, test_labels = tetris(copies=125, rotate=True, translate=True, seed=1)
+    test_pos, test_batch = flatten_graphs(test_pos)
+    assert len(test_labels) == 1000
+    with torch.no_grad():
+        assert (tetris_predict(net(test_pos, batch=test_batch)) == test_labels).all()
+
+
+def test_datasets(float64):
+    pos, labels = tetris()
+    assert (tetris_predict(tetris_targets(labels)) == labels).all()
+    distances = [torch.cdist(p, p).flatten().sort().values for p in pos]
+    assert all(not torch.allclose(distances[i], distances[j]) for i in range(2, 8) for j in range(i))  # distinct pieces
+    assert torch.allclose(distances[0], distances[1])  # the chiral pair: same distances, mirror images
+    pos, energy, forces = water(5, seed=2)
+    assert energy.shape == (5,) and forces.shape == (5, 3, 3)
+    assert forces.sum(1).abs().max() < 1e-10
+    eps = 1e-6
+    from symml.datasets import water_energy
+
+    shifted = pos.clone()
+    shifted[:, 1, 0] += eps
+    assert torch.allclose((water_energy(shifted) - water_energy(pos)) / eps, -forces[:, 1, 0], atol=1e-4)
+    with pytest.raises(ValueError, match="copies"):
+        tetris(copies=0)
