@@ -15,7 +15,7 @@ import torch
 
 from symml.so3 import rand_matrix
 
-__all__ = ["TETRIS_NAMES", "tetris", "tetris_targets", "tetris_predict", "water", "water_energy", "point_clouds", "cloud_energy", "flatten_graphs"]
+__all__ = ["TETRIS_NAMES", "cloud_energy", "flatten_graphs", "point_clouds", "tetris", "tetris_predict", "tetris_targets", "water", "water_energy"]
 
 TETRIS_NAMES = ["chiral_left", "chiral_right", "square", "line", "corner", "L", "T", "zigzag"]
 _TETRIS = [  # the cubes' centres, in units of the cube's edge

@@ -26,7 +26,7 @@ from e3nn import o3
 from symml.cg import clebsch_gordan
 from symml.sh import spherical_harmonics
 
-__all__ = ["TensorProduct", "Linear", "Gate", "radial_basis", "radius_graph", "Convolution", "EquivariantNet"]
+__all__ = ["Convolution", "EquivariantNet", "Gate", "Linear", "TensorProduct", "radial_basis", "radius_graph"]
 
 
 def _as_irreps(irreps, name: str) -> o3.Irreps:

@@ -2,11 +2,19 @@
 
 import pytest
 import torch
+from conftest import DEVICES, random_O3
 from e3nn import o3
 
-from conftest import DEVICES, random_O3
 from symml.datasets import flatten_graphs, tetris, tetris_predict, tetris_targets, water
-from symml.nn import Convolution, EquivariantNet, Gate, Linear, TensorProduct, radial_basis, radius_graph
+from symml.nn import (
+    Convolution,
+    EquivariantNet,
+    Gate,
+    Linear,
+    TensorProduct,
+    radial_basis,
+    radius_graph,
+)
 from symml.train import train
 
 IRREPS = [
