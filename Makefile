@@ -6,7 +6,7 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: lab test unit notebooks release bench clean
+.PHONY: lab test unit notebooks release bench site clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ unit: $(STAMP)
 
 release: $(STAMP)
 	$(BIN)/python -m symml.course release
+
+site: $(STAMP)
+	$(BIN)/python -m symml.site --out _site
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

@@ -7,6 +7,12 @@ One module per idea, each mirrored by a lesson:
 * ``symml.cg``     — Clebsch-Gordan coefficients as a null space (lesson 04)
 * ``symml.sh``     — spherical harmonics from tensor products (lesson 05)
 * ``symml.nn``     — an E(3)-equivariant network (lessons 07–08)
+* ``symml.symmetry`` — the point group of a point cloud (lesson 10)
+
+and the course's tools: ``symml.datasets`` and ``symml.train`` (small data and a training loop for
+the lessons), ``symml.plot`` (figures that also read well on GitHub), ``symml.checks`` (the
+autotested exercises), ``symml.course`` (student notebooks from solutions), ``symml.grade`` (the
+instructor's grader) and ``symml.site`` (the course website).
 
 Conventions are e3nn 0.6's: vectors are (x, y, z) and ``o3.Irreps`` is the irreps type.
 """

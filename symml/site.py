@@ -1,0 +1,132 @@
+r"""The course website: every executed lesson as a static HTML page, built offline.
+
+    python -m symml.site [--out _site]      # or: make site
+
+Each ``lessons/NN_*.ipynb`` becomes ``NN_*.html`` (nbconvert's JupyterLab template) with its
+plotly figures drawn by a copy of plotly.js that ships with the ``plotly`` package, so nothing is
+fetched while building and the figures stay interactive (rotate, zoom) on the page. Every page
+links to its problem set and has a "launch on Binder" link; ``index.html`` lists the lessons and
+``instructors.html`` is ``docs/instructors.md``. Publish the folder anywhere static (GitHub Pages).
+"""
+
+import argparse
+import html
+import json
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import nbformat
+import plotly
+from nbconvert import HTMLExporter
+from nbconvert.filters import markdown2html
+
+from symml.course import ROOT
+from symml.plot import PLOTLY_MIMETYPE
+
+REPOSITORY = "symml/symml"  # on GitHub; Binder builds the image from binder/ of its default branch
+BINDER = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD?urlpath=lab/tree/{{path}}"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def binder_url(path: str) -> str:
+    """The link that opens ``path`` (e.g. ``lessons/00_learning_from_examples.ipynb``) in JupyterLab on Binder."""
+    return BINDER.format(path=path)
+
+
+def title(nb) -> str:
+    """The text of the notebook's first Markdown heading."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return "untitled"
+
+
+def _plotly_as_html(nb) -> int:
+    """Give every plotly output an HTML representation that draws it; returns how many."""
+    count = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            figure = output.get("data", {}).get(PLOTLY_MIMETYPE)
+            if figure is None:
+                continue
+            div = f"figure-{uuid.UUID(int=count + 1).hex[-8:]}"
+            spec = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {}), "config": figure.get("config", {})})
+            output["data"] = {
+                "text/html": f'<div id="{div}" class="symml-figure"></div>\n'
+                f'<script>(function () {{ const f = {spec}; Plotly.newPlot("{div}", f.data, f.layout, f.config); }})();</script>'
+            }
+            count += 1
+    return count
+
+
+NAV_STYLE = "font-family:sans-serif;padding:.6em 1em;border-bottom:1px solid #ddd"
+
+
+def _lesson_page(page: str, links: list[str]) -> str:
+    """nbconvert's page with plotly.js in its head and a navigation bar at the top of its body."""
+    page = page.replace("</head>", '<script src="static/plotly.min.js"></script>\n</head>', 1)
+    start = page.index("<body")
+    end = page.index(">", start) + 1
+    return page[:end] + f'<nav style="{NAV_STYLE}">{" · ".join(links)}</nav>' + page[end:]
+
+
+def _plain_page(title_: str, content: str) -> str:
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title_)}</title>
+<style>body{{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em;line-height:1.5}}li{{margin:.4em 0}}code{{background:#f4f4f4}}</style>
+</head><body>{content}</body></html>
+"""
+
+
+def build(out: Path, root: Path = ROOT) -> list[Path]:
+    """Write the website into ``out`` (replacing it); returns the lesson pages written."""
+    lessons = sorted((root / "lessons").glob("[0-9][0-9]_*.ipynb"))
+    if not lessons:
+        raise ValueError(f"no lessons in {root / 'lessons'}")
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "static").mkdir(parents=True)
+    shutil.copy(PLOTLY_JS, out / "static" / "plotly.min.js")
+    exporter = HTMLExporter(template_name="lab")
+
+    pages, items = [], []
+    for path in lessons:
+        nb = nbformat.read(path, as_version=4)
+        figures = _plotly_as_html(nb)
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title(nb)}})
+        problem_set = f"exercises/{path.name}"
+        links = ['<a href="index.html">symml</a>', f'<a href="{binder_url(f"lessons/{path.name}")}">launch this lesson on Binder</a>']
+        if (root / problem_set).exists():
+            links.append(f'<a href="{binder_url(problem_set)}">its problem set on Binder</a>')
+        page = out / f"{path.stem}.html"
+        page.write_text(_lesson_page(body, links))
+        pages.append(page)
+        items.append(f'<li><a href="{page.name}">{html.escape(title(nb))}</a> — {figures} figure{"s" * (figures != 1)} · '
+                     f'<a href="{binder_url(f"lessons/{path.name}")}">Binder</a></li>')
+
+    index = (f"<h1>symml: symmetry-equivariant machine learning</h1>"
+             f"<p>A course in {len(lessons)} lessons, each with an autotested problem set. Read the lessons here, or run them: "
+             f'<a href="{binder_url(f"lessons/{lessons[0].name}")}">launch the course on Binder</a>, or <code>make lab</code> on your machine.</p>'
+             f'<ol start="0">{"".join(items)}</ol><p><a href="instructors.html">For instructors</a></p>')
+    (out / "index.html").write_text(_plain_page("symml", index))
+    guide = root / "docs" / "instructors.md"
+    if guide.exists():
+        (out / "instructors.html").write_text(_plain_page("symml for instructors", '<p><a href="index.html">symml</a></p>' + markdown2html(guide.read_text())))
+    return pages
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m symml.site", description="Build the course website from the executed lessons.")
+    parser.add_argument("--out", type=Path, default=ROOT / "_site", help="output folder (default: _site)")
+    args = parser.parse_args(argv)
+    pages = build(args.out)
+    print(f"wrote {len(pages)} lesson pages, index.html and instructors.html to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

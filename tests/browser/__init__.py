@@ -1,0 +1,1 @@
+"""Helpers for the Binder, browser and site tests: build the Binder environment, run JupyterLab."""
