@@ -97,8 +97,10 @@ class TensorProduct(torch.nn.Module):
         for n, (i1, i2, i3) in enumerate(self.paths):
             ls = (self.irreps_in1[i1].ir.l, self.irreps_in2[i2].ir.l, self.irreps_out[i3].ir.l)
             alpha = math.sqrt((2 * ls[2] + 1) / fan_in[i3])
-            # a buffer, so .to(device) moves it and forward never copies from the host
-            self.register_buffer(f"cg{n}", alpha * clebsch_gordan(*ls, dtype=torch.float64).to(torch.get_default_dtype()))
+            # A buffer, so .to(device) moves it and forward never copies from the host. Kept in
+            # float64 (forward casts it to the input's dtype): a net built under a float32 default
+            # and then made .double() stays equivariant to 1e-10, not to float32's 1e-7.
+            self.register_buffer(f"cg{n}", alpha * clebsch_gordan(*ls, dtype=torch.float64))
         if shared_weights:
             self.weight = torch.nn.Parameter(torch.randn(self.weight_numel))
 

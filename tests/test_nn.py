@@ -268,3 +268,15 @@ def test_datasets(float64):
     assert torch.allclose((water_energy(shifted) - water_energy(pos)) / eps, -forces[:, 1, 0], atol=1e-4)
     with pytest.raises(ValueError, match="copies"):
         tetris(copies=0)
+
+
+def test_a_float32_net_made_double_is_exact():
+    """Clebsch-Gordan buffers stay float64, so .double() after building under float32 loses nothing."""
+    from symml.irreps import D_from_matrix
+
+    assert torch.get_default_dtype() == torch.float32
+    net = EquivariantNet("0e", "1o+0o", max_radius=2.5, num_layers=2).double()
+    pos = torch.randn(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for R in random_O3(2, seed=6):
+        assert (net(pos @ R.T) - net(pos) @ D_from_matrix("1o+0o", R).T).abs().max() < 1e-10
+    assert EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1)(pos.float()).dtype == torch.float32

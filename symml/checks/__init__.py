@@ -353,6 +353,26 @@ def hidden_tests(exercise_id: str, cases, answer=None) -> None:
 # ---------------------------------------------------------------- comparing outputs
 
 
+def error_size(got, expected, *, should_vanish: str, missed: str, wrong_size: str) -> str | None:
+    """Compare an equivariance *error* the student measured (a number) with the reference's.
+
+    Right when both are ~0 (below 1e-9), or both are non-zero and agree to 1e-6 (relative). The
+    three hints say what to fix when the student finds an error where there is none (``should_vanish``),
+    none where there is one (``missed``), or one of the wrong size (``wrong_size``).
+    """
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = float(got)
+    if not isinstance(got, (int, float)) or isinstance(got, bool):
+        return f"return the error as a number, not {type(got).__name__}"
+    if got != got:
+        return "the error is nan"
+    if expected < 1e-9:
+        return None if got < 1e-9 else should_vanish
+    if got < 1e-9:
+        return missed
+    return wrong_size if abs(got - expected) > 1e-6 * max(1.0, expected) else None
+
+
 def close(got, expected, case: Case | None = None, *, rtol: float = 1e-4, atol: float = 1e-5, what: str = "the output") -> str | None:
     """``None`` if ``got`` matches ``expected`` (tensors, numbers, or tuples/lists of them), else a hint.
 
