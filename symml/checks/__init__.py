@@ -353,6 +353,13 @@ def hidden_tests(exercise_id: str, cases, answer=None) -> None:
 # ---------------------------------------------------------------- comparing outputs
 
 
+def as_bool(got) -> bool | str:
+    """A yes/no answer as a Python bool (a one-element boolean tensor counts too); else the hint to give."""
+    if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
+        return bool(got)
+    return got if isinstance(got, bool) else f"return True or False, not {type(got).__name__}"
+
+
 def error_size(got, expected, *, should_vanish: str, missed: str, wrong_size: str) -> str | None:
     """Compare an equivariance *error* the student measured (a number) with the reference's.
 

@@ -8,7 +8,7 @@ vector is a 1-D tensor and ``D(R) @ v`` acts on it. The talk's slides (older e3n
 
 import torch
 
-from symml.checks import Case, Exercise, close
+from symml.checks import Case, Exercise, as_bool, close
 from symml.so3 import matrix_z, rand_matrix
 
 # P @ (x, y, z) = (y, z, x)
@@ -261,10 +261,9 @@ def equivariant_cases(g):
 
 
 def equivariant_compare(got, expected, case):
-    if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
-        got = bool(got)
-    if not isinstance(got, bool):
-        return f"return True or False, not {type(got).__name__}"
+    got = as_bool(got)
+    if isinstance(got, str):
+        return got
     if got == expected:
         return None
     name = case.args[0]

@@ -4,9 +4,8 @@ import torch
 from e3nn import o3
 
 from symml.cg import clebsch_gordan
-from symml.checks import Case, Exercise, close
+from symml.checks import Case, Exercise, as_bool, close
 from symml.so3 import rand_matrix, so3_generators
-
 
 # ---- 04.1: the equivariance constraint as a matrix
 
@@ -81,8 +80,9 @@ def _all_triples(g):
 
 
 def _bool(got, expected, case):
-    if not isinstance(got, bool):
-        return f"return True or False, not {type(got).__name__}"
+    got = as_bool(got)
+    if isinstance(got, str):
+        return got
     return None if got == expected else f"wrong for (l1, l2, l3) = {case.args}"
 
 

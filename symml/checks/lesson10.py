@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from symml.checks import Case, Exercise, close
+from symml.checks import Case, Exercise, as_bool, close
 from symml.irreps import null_space
 from symml.so3 import matrix_z, rand_matrix
 from symml.symmetry import symmetry_operations
@@ -102,10 +102,9 @@ def _sets(g):
 
 
 def _bool_compare(got, expected, case):
-    if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
-        got = bool(got)
-    if not isinstance(got, bool):
-        return f"return True or False, not {type(got).__name__}"
+    got = as_bool(got)
+    if isinstance(got, str):
+        return got
     if got == expected:
         return None
     return "this set is not a group, but you said it is" if got else "this set is a group, but you said it is not (products are equal only up to rounding: compare with a tolerance)"

@@ -5,7 +5,7 @@ import math
 import torch
 from e3nn import o3
 
-from symml.checks import Case, Exercise, close
+from symml.checks import Case, Exercise, as_bool, close
 from symml.symmetry import symmetry_operations
 
 
@@ -60,10 +60,9 @@ def _fit_cases(g):
 
 
 def _fit_compare(got, expected, case):
-    if isinstance(got, torch.Tensor) and got.numel() == 1:
-        got = bool(got)
-    if not isinstance(got, bool):
-        return f"return True or False, not {type(got).__name__}"
+    got = as_bool(got)
+    if isinstance(got, str):
+        return got
     if got == expected:
         return None
     if expected:
