@@ -114,11 +114,11 @@ class TensorProduct(torch.nn.Module):
             if not self.shared_weights:
                 raise ValueError("this TensorProduct has shared_weights=False: pass one weight vector per sample, shape (..., weight_numel)")
             weight = self.weight
-        if not isinstance(weight, torch.Tensor) or weight.shape[-1:] != (self.weight_numel,):
-            got = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
-            raise ValueError(f"weight must have shape {'' if self.shared_weights else '(..., '}{self.weight_numel}{'' if self.shared_weights else ')'}, got {got}")
-        if self.shared_weights and weight.dim() != 1:
-            raise ValueError(f"shared weights are one vector of shape ({self.weight_numel},), got {tuple(weight.shape)}")
+        wanted = f"({self.weight_numel},)" if self.shared_weights else f"(..., {self.weight_numel})"
+        if not isinstance(weight, torch.Tensor):
+            raise ValueError(f"weight must be a tensor of shape {wanted}, got {type(weight).__name__}")
+        if weight.shape[-1:] != (self.weight_numel,) or (self.shared_weights and weight.dim() != 1):
+            raise ValueError(f"weight must have shape {wanted}, got {tuple(weight.shape)}")
 
         batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1], weight.shape[:-1])
         Z = math.prod(batch)
@@ -132,7 +132,7 @@ class TensorProduct(torch.nn.Module):
         out = [x.new_zeros(Z, ir.dim, mul) for mul, ir in self.irreps_out]  # (z, k, w): see below
         for n, ((i1, i2, i3), (u, v, w)) in enumerate(zip(self.paths, self.path_shapes)):
             C = getattr(self, f"cg{n}").to(x.dtype)
-            # couple first: xy_{z,uv,k} = Σ_ij C_ijk x_ui y_vj
+            # couple first: xy_{z,k,uv} = Σ_ij C_ijk x_ui y_vj
             xy = torch.einsum("zui,zvj,ijk->zkuv", xs[i1], ys[i2], C).reshape(Z, -1, u * v)
             # then mix the copies, z_kw = Σ_uv xy_{k,uv} w_{uv,w}: a matrix product, batched over z
             # when the weights are per sample. (k, uv) @ (uv, w) reads the big weight tensor in
@@ -170,8 +170,9 @@ class Linear(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_features(x, self.irreps_in, "x")
         batch = x.shape[:-1]
-        xs = _blocks(x.reshape(-1, self.irreps_in.dim), self.irreps_in)
-        out = [x.new_zeros(len(xs[0]) if xs else math.prod(batch), mul, ir.dim) for mul, ir in self.irreps_out]
+        x = x.reshape(-1, self.irreps_in.dim)
+        xs = _blocks(x, self.irreps_in)
+        out = [x.new_zeros(len(x), mul, ir.dim) for mul, ir in self.irreps_out]
         weights = self.weight.split([u * w for u, w in self.path_shapes])
         for (i, o), (u, w), alpha, W in zip(self.paths, self.path_shapes, self.alphas, weights):
             out[o] = out[o] + alpha * torch.einsum("zui,uw->zwi", xs[i], W.reshape(u, w))

@@ -14,7 +14,6 @@ import html
 import json
 import shutil
 import sys
-import uuid
 from pathlib import Path
 
 import nbformat
@@ -53,7 +52,7 @@ def _plotly_as_html(nb) -> int:
             figure = output.get("data", {}).get(PLOTLY_MIMETYPE)
             if figure is None:
                 continue
-            div = f"figure-{uuid.UUID(int=count + 1).hex[-8:]}"
+            div = f"figure-{count + 1}"
             spec = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {}), "config": figure.get("config", {})})
             output["data"] = {
                 "text/html": f'<div id="{div}" class="symml-figure"></div>\n'
