@@ -95,17 +95,16 @@ def build(out: Path, root: Path = ROOT) -> list[Path]:
     pages, items = [], []
     for path in lessons:
         nb = nbformat.read(path, as_version=4)
-        figures = _plotly_as_html(nb)
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title(nb)}})
+        figures, name, launch = _plotly_as_html(nb), title(nb), binder_url(f"lessons/{path.name}")
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
         problem_set = f"exercises/{path.name}"
-        links = ['<a href="index.html">symml</a>', f'<a href="{binder_url(f"lessons/{path.name}")}">launch this lesson on Binder</a>']
+        links = ['<a href="index.html">symml</a>', f'<a href="{launch}">launch this lesson on Binder</a>']
         if (root / problem_set).exists():
             links.append(f'<a href="{binder_url(problem_set)}">its problem set on Binder</a>')
         page = out / f"{path.stem}.html"
         page.write_text(_lesson_page(body, links))
         pages.append(page)
-        items.append(f'<li><a href="{page.name}">{html.escape(title(nb))}</a> — {figures} figure{"s" * (figures != 1)} · '
-                     f'<a href="{binder_url(f"lessons/{path.name}")}">Binder</a></li>')
+        items.append(f'<li><a href="{page.name}">{html.escape(name)}</a> — {figures} figure{"s" * (figures != 1)} · <a href="{launch}">Binder</a></li>')
 
     index = (f"<h1>symml: symmetry-equivariant machine learning</h1>"
              f"<p>A course in {len(lessons)} lessons, each with an autotested problem set. Read the lessons here, or run them: "
