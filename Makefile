@@ -29,10 +29,10 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests
 
 release: $(STAMP)
-	$(BIN)/python -m symml.course release
+	$(BIN)/symml release
 
 site: $(STAMP)
-	$(BIN)/python -m symml.site --out _site
+	$(BIN)/symml site --out _site
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from symml.grade import lesson_exercises
+from symml.course.grade import lesson_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

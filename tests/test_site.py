@@ -6,7 +6,7 @@ import socket
 import nbformat
 import pytest
 
-from symml import site
+from symml.course import site
 from symml.course import ROOT
 from symml.plot import PLOTLY_MIMETYPE
 

@@ -1,8 +1,7 @@
-r"""Course tooling: make the student notebooks from the solutions, and execute notebooks.
+r"""Release: make the student notebooks (``exercises/``) from the solutions notebooks.
 
     python -m symml.course release            # solutions/NN_*.ipynb -> exercises/NN_*.ipynb, executed
     python -m symml.course release --check    # exit 1 if exercises/ is not what release would write
-    python -m symml.course execute [NB ...]   # run notebooks top to bottom in place (default: all)
 
 The student version of a solutions notebook is defined by its cells' *sources*:
 
@@ -24,20 +23,17 @@ them with ``release --force`` or ``execute``.
 Executing uses a ``python3`` kernel of the Python running this command, in the notebook's folder.
 """
 
-import argparse
 import ast
 import json
-import sys
-import time
 from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+from symml.course import ROOT
+from symml.course.execute import execute
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 DEFAULT_PROMPT = "write your solution here"
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
 class MarkerError(ValueError):
@@ -177,83 +173,20 @@ def release(root: Path = ROOT, run: bool = True, force: bool = False) -> list[Pa
     return written
 
 
-# ---------------------------------------------------------------- executing notebooks
-
-
-def _current_env_kernel_manager():
-    """A kernel manager whose ``python3`` is this Python, whatever kernelspecs the user has."""
-    from jupyter_client import KernelManager
-    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-
-    class CurrentEnv(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name, *args, **kwargs):
-            argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-            return KernelSpec(argv=argv, display_name=KERNELSPEC["display_name"], language="python")
-
-    return KernelManager(kernel_name="python3", kernel_spec_manager=CurrentEnv())
-
-
-def execute(path: Path, timeout: int = 600) -> float:
-    """Run a notebook top to bottom in a fresh kernel (cwd = its folder), save it; returns seconds.
-
-    The saved notebook has kernelspec ``python3`` (the name CI has) and no widget state.
-    Raises ``nbclient.exceptions.CellExecutionError`` if a cell fails.
-    """
-    from nbclient import NotebookClient
-
-    path = Path(path)
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    client = NotebookClient(
-        nb,
-        km=_current_env_kernel_manager(),
-        timeout=timeout,
-        store_widget_state=True,  # False trips nbclient on Output widgets; the state is dropped below
-        resources={"metadata": {"path": str(path.resolve().parent)}},
-    )
-    client.execute()
-    seconds = time.perf_counter() - start
-    nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata.pop("widgets", None)
-    nbformat.write(nb, path)
-    return seconds
-
-
-def notebooks(root: Path = ROOT) -> list[Path]:
-    """Every course notebook, in the order they are best executed."""
-    return [p for d in ("lessons", "solutions", "exercises") for p in sorted((root / d).glob("[0-9][0-9]_*.ipynb"))]
-
-
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m symml.course", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    rel = sub.add_parser("release", help="generate exercises/ from solutions/")
-    rel.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what release would write")
-    rel.add_argument("--force", action="store_true", help="rewrite and re-execute every exercise notebook")
-    rel.add_argument("--no-execute", action="store_true", help="write the notebooks without executing them")
-    ex = sub.add_parser("execute", help="execute notebooks in place (default: all of lessons/, solutions/, exercises/)")
-    ex.add_argument("notebooks", nargs="*", type=Path)
-    args = parser.parse_args(argv)
+    import argparse
 
-    if args.command == "release" and args.check:
+    parser = argparse.ArgumentParser(prog="symml release", description="Generate exercises/ (the student versions) from solutions/.")
+    parser.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what release would write")
+    parser.add_argument("--force", action="store_true", help="rewrite and re-execute every exercise notebook")
+    parser.add_argument("--no-execute", action="store_true", help="write the notebooks without executing them")
+    args = parser.parse_args(argv)
+    if args.check:
         problems = out_of_step()
         for p in problems:
             print(f"out of step: {p}")
         if problems:
-            print("run `python -m symml.course release` to regenerate exercises/")
+            print("run `symml release` to regenerate exercises/")
         return 1 if problems else 0
-    if args.command == "release":
-        release(run=not args.no_execute, force=args.force)
-        return 0
-    failed = 0
-    for path in args.notebooks or notebooks():
-        try:
-            print(f"executed {path} in {execute(path):.1f} s", flush=True)
-        except Exception as e:  # report every broken notebook, not just the first
-            failed += 1
-            print(f"FAILED {path}: {type(e).__name__}: {str(e)[-2000:]}", flush=True)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    release(run=not args.no_execute, force=args.force)
+    return 0

@@ -1,6 +1,6 @@
 r"""The course website: every executed lesson as a static HTML page, built offline.
 
-    python -m symml.site [--out _site]      # or: make site
+    symml site [--out _site]      # or: make site
 
 Each ``lessons/NN_*.ipynb`` becomes ``NN_*.html`` (nbconvert's JupyterLab template) with its
 plotly figures drawn by a copy of plotly.js that ships with the ``plotly`` package, so nothing is
@@ -118,7 +118,7 @@ def build(out: Path, root: Path = ROOT) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m symml.site", description="Build the course website from the executed lessons.")
+    parser = argparse.ArgumentParser(prog="symml site", description="Build the course website from the executed lessons.")
     parser.add_argument("--out", type=Path, default=ROOT / "_site", help="output folder (default: _site)")
     args = parser.parse_args(argv)
     pages = build(args.out)

@@ -118,7 +118,7 @@ class Kernel:
 
         spec = cwd.parent / "kernels" / "symml-grader"
         spec.mkdir(parents=True, exist_ok=True)
-        argv = [python, "-m", "symml._grading_kernel", str(memory), "-f", "{connection_file}"]
+        argv = [python, "-m", "symml.course.kernel", str(memory), "-f", "{connection_file}"]
         (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "symml grader", "language": "python"}))
         self.km = KernelManager(kernel_name="symml-grader", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]))
         self.cwd = cwd
@@ -327,7 +327,7 @@ def _run_isolated(path: Path, args) -> dict:
     """Grade one submission in a child process that is killed, with its kernel, when time is up."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         result_file = Path(f.name)
-    cmd = [sys.executable, "-m", "symml.grade", "--one", str(path), "--result", str(result_file),
+    cmd = [sys.executable, "-m", "symml.course.grade", "--one", str(path), "--result", str(result_file),
            "--solutions", str(args.solutions), "--cell-timeout", str(args.cell_timeout), "--memory", str(args.memory), "--seed", str(args.seed)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
