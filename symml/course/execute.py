@@ -31,7 +31,8 @@ def _current_env_kernel_manager():
 def execute(path: Path, timeout: int = 600) -> float:
     """Run a notebook top to bottom in a fresh kernel (cwd = its folder), save it; returns seconds.
 
-    The saved notebook has kernelspec ``python3`` (the name CI has) and no widget state.
+    The saved notebook has kernelspec ``python3`` (the name CI has), no widget state and no per-cell
+    timestamps.
     Raises ``nbclient.exceptions.CellExecutionError`` if a cell fails.
     """
     from nbclient import NotebookClient
@@ -50,6 +51,8 @@ def execute(path: Path, timeout: int = 600) -> float:
     seconds = time.perf_counter() - start
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:  # nbclient records per-cell timestamps: noise in every diff
+        cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
     return seconds
 
