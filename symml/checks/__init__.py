@@ -15,27 +15,13 @@ Each verdict is displayed once, as a bundle with two mimetypes:
   A passing or unattempted verdict never holds random numbers or timings, so nbval compares it
   strictly: a solution that stops passing fails CI.
 
-Registering exercises (one file per lesson, nothing to edit here)
------------------------------------------------------------------
-Exercise ``NN.k`` lives in ``symml/checks/lessonNN.py``, which defines a list ``EXERCISES``. It is
-imported on demand the first time an id ``NN.*`` is checked. An :class:`Exercise` has
-
-* ``id``: ``"03.2"``;
-* ``reference``: the reference function (``kind="function"``), or a function of no arguments that
-  returns the reference value (``kind="value"``);
-* ``cases(generator)``: the inputs, each a :class:`Case` of positional arguments. Draw the random
-  ones from ``generator`` (a seeded ``torch.Generator``), add fixed edge cases, keep their number
-  fixed. Arguments are data only: tensors, numbers, strings, and tuples/lists/dicts of them;
-* ``compare(got, expected, case)``: ``None`` when ``got`` is right, else a short hint that says
-  *what* is wrong (shape, symmetry broken, off by a sign...) without giving the answer away. Default:
-  :func:`close`, which already spots wrong shapes, signs, constant factors, transposes, off-by-one;
-* ``call(answer, *args)`` (optional): how an answer is applied to a case, default
-  ``answer(*args)``. Use it to test more than one call per case, e.g. ``(f(x), f(x @ R.T))`` so
-  ``compare`` can tell a broken symmetry from wrong values. Reference and student go through the
-  same ``call``;
-* ``points`` (default 1), ``kind`` (``"function"`` or ``"value"``), ``title`` (a few words).
-
-Example, ``symml/checks/lesson03.py``::
+Declaring exercises (one file per lesson, nothing to edit here)
+---------------------------------------------------------------
+Exercise ``NN.k`` is declared once, in ``symml/checks/lessonNN.py``, in a list ``EXERCISES`` of
+:class:`Exercise` (imported the first time an id ``NN.*`` is checked). ``check`` (the student's
+run), ``symml release`` (the student version), ``symml grade`` (the instructor's run) and the
+exports all read that declaration; the notebook holds only the solution regions and the ``check``
+calls. Example, ``symml/checks/lesson07.py``::
 
     import torch
     from symml.checks import Case, Exercise, close
@@ -44,7 +30,7 @@ Example, ``symml/checks/lesson03.py``::
         return torch.linalg.cross(a, b)
 
     def cross_cases(g):
-        a, b = torch.randn(2, 5, 3, generator=g)
+        a, b = torch.randn(2, 5, 3, generator=g, dtype=torch.float64)
         yield Case(a, b)                            # fresh random
         yield Case(a, a, note="two equal vectors")  # an edge case: the answer is zero
 
@@ -54,34 +40,37 @@ Example, ``symml/checks/lesson03.py``::
             return "the output is off by a sign: mind the order a × b"
         return hint
 
-    EXERCISES = [Exercise("03.1", cross, cross_cases, cross_compare, title="the cross product")]
+    EXERCISES = [
+        Exercise("07.5", cross, cross_cases, cross_compare, title="the cross product",
+                 hidden=[Case(torch.zeros(1, 3), torch.ones(1, 3), note="a zero vector")],
+                 forbidden=[torch.linalg.cross, torch.Tensor.cross],
+                 mistakes=[(lambda a, b: -cross(a, b), "mind the order")]),
+    ]
 
-In ``solutions/03_name.ipynb`` (``python -m symml.course release`` makes the student version)::
+In ``solutions/07_name.ipynb`` (``symml release`` makes the student version)::
 
     def cross(a, b):
         '''a × b for each row. a, b: (n, 3) -> (n, 3).'''
-        ### BEGIN SOLUTION one line: torch has it       <- the text after the marker is the prompt
-        return torch.linalg.cross(a, b)
+        ### BEGIN SOLUTION write it with the Levi-Civita symbol   <- the prompt the student sees
+        ...
         ### END SOLUTION
 
-    # the next cell, the check cell
-    cross = check("03.1", cross)
-    ### BEGIN HIDDEN TESTS
-    hidden_tests("03.1", [Case(torch.eye(3), torch.eye(3).roll(1, 0), note="the basis")], cross)
-    ### END HIDDEN TESTS
+    cross = check("07.5", cross)                    # the next cell
 
-A *value* exercise is a top-level assignment inside the solution markers (``R = torch.tensor(...)``);
-the student version reads ``R = ...  # prompt``, which ``check`` reports as not attempted. Test every
-reference with ``tests/test_checks.py`` (it runs each registered exercise's reference through its
-own check).
+A *value* exercise (``kind="value"``, ``name="R"``) is a top-level assignment inside the solution
+markers (``R = torch.tensor(...)``); the student version reads ``R = ...  # prompt``, which ``check``
+reports as not attempted. A prediction is a value exercise whose ``compare`` is
+:func:`choice`. ``tests/test_checks.py`` runs every declaration: the reference passes its visible
+and hidden cases, every ``mistake`` triggers its hint, an answer that calls the reference is caught.
 
-For graders (issue 6), the work splits in two, and only data crosses between them:
-:func:`run_answer` applies an answer to the cases where the answer lives (the student's kernel)
-and returns the outcomes as data; :func:`judge` computes the references and compares, anywhere.
-``grade(id, answer)`` does both in one process. ``check`` remembers each answer it was given in
-``SUBMITTED`` — what ``symml grade`` asks the kernel about — and, with ``SYMML_GRADING=1`` in the
-environment, shows nothing. Later cells get the same fallbacks as in the student's own run, so an
-exercise built on an earlier one is graded as the student saw it.
+For graders the work splits in two, and only data crosses between them: :func:`run_answer`
+applies an answer to the cases where the answer lives (the student's kernel), under the
+forbidden-call tripwire (``symml.checks.forbidden``), and returns the outcomes as data;
+:func:`judge` computes the references and compares, anywhere. ``grade(id, answer)`` does both in
+one process. ``check`` remembers each answer it was given in ``SUBMITTED`` (what ``symml grade``
+asks the kernel about) and, with ``SYMML_GRADING=1`` in the environment, shows nothing. Later cells
+get the same fallbacks as in the student's own run, so an exercise built on an earlier one is
+graded as the student saw it.
 """
 
 import copy
@@ -90,12 +79,21 @@ import os
 import pkgutil
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-__all__ = ["MIMETYPE", "Case", "Exercise", "Verdict", "check", "close", "exercise", "exercises", "grade", "hidden_tests", "judge", "lessons", "run_answer"]
+from symml.checks.hints import (  # the lesson files import them from here
+    _shape,
+    _type_name,
+    as_bool,
+    choice,
+    close,
+    error_size,
+)
+
+__all__ = ["MIMETYPE", "Case", "Exercise", "Verdict", "as_bool", "check", "choice", "close", "error_size", "exercise", "exercises", "grade", "judge", "lessons", "run_answer"]
 
 MIMETYPE = "application/vnd.symml.check+json"
 ICONS = {"passed": "✅", "failed": "❌", "not attempted": "⏳"}
@@ -124,28 +122,72 @@ class Case:
 
 @dataclass
 class Exercise:
-    """The spec of one exercise; see the module docstring."""
+    """The one declaration of an exercise; ``check``, ``release``, ``symml grade`` and the exports read it.
+
+    * ``id`` ``"04.2"``; ``title`` a few words; ``points`` (default 1);
+    * ``reference``: the reference function (``kind="function"``), or a function of no arguments that
+      returns the reference value (``kind="value"``: a number, a string, a choice the student makes);
+    * ``name``: the variable the notebook binds the answer to (default: the reference's name for a
+      function; required for a value);
+    * ``cases(generator)``: the visible inputs, each a :class:`Case` (random ones drawn from the seeded
+      ``generator``, plus fixed edge cases); ``hidden``: more cases, only the grader uses them (a list,
+      or a function of a generator), each worth an equal share of the points with the visible set;
+    * ``compare(got, expected, case)``: ``None`` when right, else a hint (default :func:`close`);
+      ``call(answer, *args)``: how an answer is applied to a case (default ``answer(*args)``);
+    * ``forbidden``: what the answer may not call (callables, or ``{"o3.wigner_3j": o3.wigner_3j}`` to
+      choose how hints name them); the reference itself is always forbidden (see ``symml.checks.forbidden``);
+    * ``mistakes``: deliberately wrong answers and a piece of the hint each must trigger,
+      ``[(answer, "off by a sign"), ...]``, which the tests run so that every hint is exercised.
+    """
 
     id: str
     reference: Callable
     cases: Callable[[torch.Generator], Iterable] | None = None
     compare: Callable[[Any, Any, Case], str | None] | None = None
     kind: str = "function"
-    points: int = 1
+    points: float = 1
     call: Callable | None = None
     title: str = ""
+    name: str = ""
+    hidden: Any = ()
+    forbidden: Any = ()
+    mistakes: list = field(default_factory=list)
 
     def __post_init__(self):
         if self.kind not in ("function", "value"):
             raise ValueError(f"exercise {self.id}: kind must be 'function' or 'value', not {self.kind!r}")
+        if not self.name:
+            if self.kind == "value":
+                raise ValueError(f"exercise {self.id}: a value exercise needs name=, the variable the notebook assigns")
+            self.name = self.reference.__name__
+        if not self.name.isidentifier():
+            raise ValueError(f"exercise {self.id}: name must be a Python identifier, not {self.name!r}")
+        if not (isinstance(self.points, (int, float)) and self.points > 0):
+            raise ValueError(f"exercise {self.id}: points must be a positive number, not {self.points!r}")
 
     def inputs(self, seed: int) -> list[Case]:
-        """The cases for ``seed``: the same seed gives the same cases."""
-        if self.cases is None:
-            return [Case()]
+        """The visible cases for ``seed``: the same seed gives the same cases."""
+        return self._draw(self.cases, seed) if self.cases is not None else [Case()]
+
+    def hidden_inputs(self, seed: int) -> list[Case]:
+        """The hidden cases (the grader's only): each one is a test of its own."""
+        return self._draw(self.hidden, seed) if self.hidden else []
+
+    @staticmethod
+    def _draw(cases, seed):
         g = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):  # the cases never touch the notebook's global RNG
-            return [c if isinstance(c, Case) else Case(*c) for c in self.cases(g)]
+            found = cases(g) if callable(cases) else cases
+            return [c if isinstance(c, Case) else Case(*c) for c in found]
+
+    def forbidden_calls(self) -> dict:
+        """``{display name: callable}``: the declared forbidden calls and the reference."""
+        from symml.checks.forbidden import display_name
+
+        named = dict(self.forbidden) if isinstance(self.forbidden, dict) else {display_name(f): f for f in self.forbidden}
+        if self.kind == "function":
+            named[f"the reference solution ({self.reference.__module__}.{self.reference.__name__})"] = self.reference
+        return named
 
     def output(self, answer, case: Case):
         """What ``answer`` gives on ``case``: its output for a function, the answer itself for a value."""
@@ -240,25 +282,42 @@ def lessons() -> list[str]:
 # ---------------------------------------------------------------- running and judging
 
 
-def run_answer(ex: Exercise, answer, cases: list[Case]) -> list[tuple[str, Any]]:
+def run_answer(ex: Exercise, answer, cases: list[Case], tripwire: bool = True) -> list[tuple[str, Any]]:
     """Apply ``answer`` to each case, where the answer lives; returns data only.
 
-    Each outcome is ``("ok", output)`` (tensors detached and copied), ``("not attempted", "")`` or
-    ``("error", "TypeError: message")``. The global torch RNG is left as it was, whatever the
-    answer draws, so a notebook stays deterministic.
+    Each outcome is ``("ok", output)`` (tensors detached and copied), ``("not attempted", "")``,
+    ``("error", "TypeError: message")`` or ``("forbidden", "o3.wigner_3j")`` when the answer called
+    something the exercise forbids. The global torch RNG is left as it was, whatever the answer
+    draws, so a notebook stays deterministic. ``tripwire=False`` lets the reference itself be run
+    through its own check (the tests do).
     """
+    from symml.checks.forbidden import Tripwire
+
     if answer is Ellipsis or answer is NotImplemented:  # `x = ...` is a value still to be written
         return [("not attempted", "")] * len(cases)
+    wire = Tripwire(ex.forbidden_calls() if tripwire else {}, trusted=_other_references(ex))
+    if ex.kind == "function" and (hit := wire.answer_is_forbidden(answer)):
+        return [("forbidden", hit)] * len(cases)
     outcomes = []
     for case in cases:
+        wire.hit = None
         try:
-            with torch.random.fork_rng(devices=[]):
-                outcomes.append(("ok", _detach(ex.output(answer, case))))
+            with torch.random.fork_rng(devices=[]), wire:
+                got = ex.output(answer, case)
+            outcomes.append(("forbidden", wire.hit) if wire.hit else ("ok", _detach(got)))
         except NotImplementedError:
-            outcomes.append(("not attempted", ""))
+            outcomes.append(("forbidden", wire.hit) if wire.hit else ("not attempted", ""))
         except (Exception, SystemExit) as e:  # the student's bug is a verdict, never a crash
-            outcomes.append(("error", _describe_exception(e)))
+            outcomes.append(("forbidden", wire.hit) if wire.hit else ("error", _describe_exception(e)))
     return outcomes
+
+
+def _other_references(ex: Exercise) -> list:
+    """The lesson's other references: an answer may build on them (``check`` hands them back as fallbacks)."""
+    try:
+        return [other.reference for other in exercises(ex.id.split(".")[0]).values() if other.id != ex.id and other.kind == "function"]
+    except Exception:
+        return []
 
 
 def judge(ex: Exercise, cases: list[Case], outcomes: list[tuple[str, Any]]) -> Verdict:
@@ -276,6 +335,8 @@ def judge(ex: Exercise, cases: list[Case], outcomes: list[tuple[str, Any]]) -> V
             return _with(v, "failed", f"your code raised NotImplementedError{where}")
         if status == "error":
             return _with(v, "failed", f"your code raised {got}{where}")
+        if status == "forbidden":
+            return _with(v, "failed", f"your answer calls {got}; this exercise asks you to derive it")
         try:
             with torch.random.fork_rng(devices=[]):
                 expected = _detach(ex.expected(case))
@@ -329,126 +390,6 @@ def check(exercise_id: str, answer, *, seed: int | None = None):
         return answer
 
 
-def hidden_tests(exercise_id: str, cases, answer=None) -> None:
-    """Instructor-only cases, written in a solutions notebook's ``### BEGIN HIDDEN TESTS`` region.
-
-    ``hidden_tests("03.2", [Case(x, note="a hand-made example"), ...], f)`` judges ``f`` on these
-    cases like ``check`` does; it shows a verdict only if they fail (so a passing solution's output
-    is unchanged) and returns nothing. ``release`` removes the region from the student version; a
-    grader (issue 6) reads the cases from it. Never raises.
-    """
-    if os.environ.get("SYMML_GRADING") == "1" or answer is None:
-        return
-    try:
-        ex = exercise(exercise_id)
-        cases = [c if isinstance(c, Case) else Case(*c) for c in cases]
-        verdict = judge(ex, cases, run_answer(ex, answer, cases))
-    except Exception as e:
-        verdict = Verdict(str(exercise_id), "failed", f"the hidden tests broke: {_describe_exception(e)}", 0, 1)
-    if verdict.status != "passed":
-        verdict.status, verdict.message = "failed", f"hidden tests: {verdict.message}"
-        _show(verdict)
-
-
-# ---------------------------------------------------------------- comparing outputs
-
-
-def as_bool(got) -> bool | str:
-    """A yes/no answer as a Python bool (a one-element boolean tensor counts too); else the hint to give."""
-    if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
-        return bool(got)
-    return got if isinstance(got, bool) else f"return True or False, not {type(got).__name__}"
-
-
-def error_size(got, expected, *, should_vanish: str, missed: str, wrong_size: str) -> str | None:
-    """Compare an equivariance *error* the student measured (a number) with the reference's.
-
-    Right when both are ~0 (below 1e-9), or both are non-zero and agree to 1e-6 (relative). The
-    three hints say what to fix when the student finds an error where there is none (``should_vanish``),
-    none where there is one (``missed``), or one of the wrong size (``wrong_size``).
-    """
-    if isinstance(got, torch.Tensor) and got.numel() == 1:
-        got = float(got)
-    if not isinstance(got, (int, float)) or isinstance(got, bool):
-        return f"return the error as a number, not {type(got).__name__}"
-    if got != got:
-        return "the error is nan"
-    if expected < 1e-9:
-        return None if got < 1e-9 else should_vanish
-    if got < 1e-9:
-        return missed
-    return wrong_size if abs(got - expected) > 1e-6 * max(1.0, expected) else None
-
-
-def close(got, expected, case: Case | None = None, *, rtol: float = 1e-4, atol: float = 1e-5, what: str = "the output") -> str | None:
-    """``None`` if ``got`` matches ``expected`` (tensors, numbers, or tuples/lists of them), else a hint.
-
-    Tolerance: ``|got - expected| ≤ atol + rtol · max|expected|`` entrywise. Integers and booleans
-    must match exactly. The hints name what is wrong, never the expected numbers: a missing
-    ``return``, the type, the shape, nan, a flipped sign, a constant factor, a transpose, off by one.
-    """
-    be = "are" if what.endswith("s") else "is"  # "the forces are", "the output is"
-    if got is None and expected is not None:
-        return f"{what} {be} None: did you forget to `return` it?"
-    if isinstance(expected, (tuple, list)):
-        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
-            return f"{what} should be a tuple of {len(expected)} items, got {_type_name(got)}"
-        for i, (g, e) in enumerate(zip(got, expected)):
-            hint = close(g, e, case, rtol=rtol, atol=atol, what=f"item {i} of {what}")
-            if hint:
-                return hint
-        return None
-    e, g = _as_tensor(expected), _as_tensor(got)
-    if e is None:
-        return None if got == expected else f"{what} {be} wrong"
-    if g is None:
-        return f"{what} should be a tensor or a number, not {_type_name(got)}"
-    if g.is_complex() != e.is_complex():
-        return f"{what} should {'' if e.is_complex() else 'not '}be complex"
-    if g.shape != e.shape:
-        hint = f"{what} {'have' if be == 'are' else 'has'} shape {_shape(g)} but should have shape {_shape(e)}"
-        if g.numel() == e.numel():
-            hint += " (the right number of entries, arranged differently)"
-        return hint
-    if e.dtype == torch.bool or g.dtype == torch.bool:
-        return None if torch.equal(g.bool(), e.bool()) else f"{what} {be} wrong: some True/False values are flipped"
-    if not (e.is_floating_point() or e.is_complex()):  # integers: exact
-        if g.is_floating_point() and not torch.equal(g, g.round()):
-            return f"{what} should be a whole number"
-        d = (g.to(torch.float64) - e.to(torch.float64)).abs()
-        if d.max() == 0:
-            return None
-        return f"{what} {be} off by one" if d.max() == 1 else f"{what} {be} wrong"
-    wide = torch.complex128 if e.is_complex() else torch.float64
-    g, e = g.detach().to(wide), e.detach().to(wide)
-    if e.numel() == 0:
-        return None
-    if not torch.isfinite(g).all() and torch.isfinite(e).all():
-        return f"{what} contain{'s' if be == 'is' else ''} nan or inf"
-    scale = float(e.abs().max())
-    tol = atol + rtol * scale
-
-    def near(a):
-        return float((a - e).abs().max()) <= tol
-
-    if near(g):
-        return None
-    if scale > tol and near(-g):
-        return f"{what} {be} off by a sign"
-    if g.dim() >= 2 and g.shape[-1] == g.shape[-2] and scale > tol and near(g.transpose(-1, -2)):
-        return f"{what} {be} transposed"
-    ee = float((e.conj() * e).real.sum())
-    if ee > 0 and scale > tol:
-        r = complex((e.conj() * g).sum()) / ee
-        if abs(r.imag) < 1e-9 and abs(r.real) > 1e-9 and float((g - r.real * e).abs().max()) <= tol * max(1.0, abs(r.real)):
-            factor = _factor(r.real)  # named only when it is a whole number (2×, 1/3...)
-            if factor:
-                return f"{what} {be} off by a constant factor ({factor})"
-            if e.numel() > 1:  # for a single number any wrong value is "a factor": say nothing
-                return f"{what} {be} off by a constant factor"
-    return f"{what} {'have' if be == 'are' else 'has'} the wrong values"
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -487,43 +428,6 @@ def _detach(x):
     if isinstance(x, dict):
         return {k: _detach(v) for k, v in x.items()}
     return x
-
-
-def _as_tensor(x):
-    if isinstance(x, torch.Tensor):
-        return x
-    if isinstance(x, (bool, int, float, complex)):
-        return torch.tensor(x)
-    if type(x).__module__ == "numpy":
-        try:
-            return torch.as_tensor(x)
-        except Exception:
-            return None
-    if isinstance(x, (tuple, list)):
-        try:
-            return torch.as_tensor(x)
-        except Exception:
-            return None
-    return None
-
-
-def _factor(r: float) -> str:
-    """"3× too large", "2× too small, and a flipped sign", or "" when ``r`` is no simple ratio."""
-    a, sign = abs(r), (", and the sign is flipped" if r < 0 else "")
-    for k in range(2, 1001):
-        if abs(a - k) < 1e-3 * k:
-            return f"{k}× too large{sign}"
-        if abs(1 / a - k) < 1e-3 * k:
-            return f"{k}× too small{sign}"
-    return ""
-
-
-def _shape(t: torch.Tensor) -> str:
-    return "(" + ", ".join(str(n) for n in t.shape) + ("," if t.dim() == 1 else "") + ")"
-
-
-def _type_name(x) -> str:
-    return "None" if x is None else f"a {type(x).__name__}"
 
 
 def _short(x) -> str:

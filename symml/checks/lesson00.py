@@ -208,9 +208,9 @@ def max_stable_lr_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("00.1", mse, mse_cases, mse_compare, title="the mean squared error"),
-    Exercise("00.2", first_below, first_below_cases, first_below_compare, title="reading a loss curve"),
-    Exercise("00.3", gd_step, gd_step_cases, gd_step_compare, title="one step of gradient descent"),
-    Exercise("00.4", fit_line, fit_line_cases, fit_line_compare, title="fitting a line"),
-    Exercise("00.5", max_stable_lr, max_stable_lr_cases, max_stable_lr_compare, title="the largest stable learning rate"),
+    Exercise("00.1", mse, mse_cases, mse_compare, title="the mean squared error", name="mse"),
+    Exercise("00.2", first_below, first_below_cases, first_below_compare, title="reading a loss curve", name="first_below"),
+    Exercise("00.3", gd_step, gd_step_cases, gd_step_compare, title="one step of gradient descent", name="gd_step"),
+    Exercise("00.4", fit_line, fit_line_cases, fit_line_compare, title="fitting a line", name="fit_line"),
+    Exercise("00.5", max_stable_lr, max_stable_lr_cases, max_stable_lr_compare, title="the largest stable learning rate", name="max_stable_lr"),
 ]

@@ -235,9 +235,9 @@ def forces_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("01.1", quarter_turn_z, compare=rotation_compare, kind="value", title="a quarter turn about z"),
-    Exercise("01.2", rotate, rotate_cases, rotate_compare, title="rotating a point cloud"),
-    Exercise("01.3", equivariance_error, equivariance_error_cases, equivariance_error_compare, call=equivariance_error_call, title="testing equivariance"),
-    Exercise("01.4", sorted_distances, sorted_distances_cases, sorted_distances_compare, call=sorted_distances_call, title="an invariant feature"),
-    Exercise("01.5", forces, forces_cases, forces_compare, call=forces_call, title="forces that rotate with the molecule"),
+    Exercise("01.1", quarter_turn_z, compare=rotation_compare, kind="value", title="a quarter turn about z", name="R_z"),
+    Exercise("01.2", rotate, rotate_cases, rotate_compare, title="rotating a point cloud", name="rotate"),
+    Exercise("01.3", equivariance_error, equivariance_error_cases, equivariance_error_compare, call=equivariance_error_call, title="testing equivariance", name="equivariance_error"),
+    Exercise("01.4", sorted_distances, sorted_distances_cases, sorted_distances_compare, call=sorted_distances_call, title="an invariant feature", name="sorted_distances"),
+    Exercise("01.5", forces, forces_cases, forces_compare, call=forces_call, title="forces that rotate with the molecule", name="forces"),
 ]

@@ -276,9 +276,9 @@ def equivariant_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("02.1", D_pseudovector, _elements, pseudovector_compare, title="D for a pseudovector"),
-    Exercise("02.2", D_yzx, yzx_cases, yzx_compare, title="vectors in the order (y, z, x)"),
-    Exercise("02.3", D_matrix, matrix_cases, matrix_compare, call=matrix_call, title="D for a matrix"),
-    Exercise("02.4", D_features, _elements, features_compare, title="the talk's feature vector"),
-    Exercise("02.5", is_equivariant, equivariant_cases, equivariant_compare, call=equivariant_call, title="a numerical equivariance test"),
+    Exercise("02.1", D_pseudovector, _elements, pseudovector_compare, title="D for a pseudovector", name="D_pseudovector"),
+    Exercise("02.2", D_yzx, yzx_cases, yzx_compare, title="vectors in the order (y, z, x)", name="D_yzx"),
+    Exercise("02.3", D_matrix, matrix_cases, matrix_compare, call=matrix_call, title="D for a matrix", name="D_matrix"),
+    Exercise("02.4", D_features, _elements, features_compare, title="the talk's feature vector", name="D_features"),
+    Exercise("02.5", is_equivariant, equivariant_cases, equivariant_compare, call=equivariant_call, title="a numerical equivariance test", name="is_equivariant"),
 ]

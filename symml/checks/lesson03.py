@@ -208,8 +208,8 @@ def vectors_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("03.1", split, split_cases, split_compare, title="split a matrix into irreps"),
-    Exercise("03.2", change_of_basis, compare=Q_compare, kind="value", title="the change of basis of 1 ⊗ 1"),
-    Exercise("03.3", irreps_from_generators, casimir_cases, casimir_compare, title="irreps from the Casimir"),
-    Exercise("03.4", vectors_irreps, vectors_cases, vectors_compare, title="the irreps of n vectors"),
+    Exercise("03.1", split, split_cases, split_compare, title="split a matrix into irreps", name="split"),
+    Exercise("03.2", change_of_basis, compare=Q_compare, kind="value", title="the change of basis of 1 ⊗ 1", name="Q"),
+    Exercise("03.3", irreps_from_generators, casimir_cases, casimir_compare, title="irreps from the Casimir", name="irreps_from_generators"),
+    Exercise("03.4", vectors_irreps, vectors_cases, vectors_compare, title="the irreps of n vectors", name="vectors_irreps"),
 ]

@@ -128,9 +128,9 @@ def _features(g):
 
 
 EXERCISES = [
-    Exercise("04.1", equivariance_constraint, _generators, _same_null_space, title="the equivariance constraint"),
-    Exercise("04.2", cg_from_null_space, _triples, _up_to_sign, title="Clebsch-Gordan from a null space"),
-    Exercise("04.3", allowed, _all_triples, _bool, title="the selection rule"),
-    Exercise("04.4", product_irreps, _irrep_pairs, _same_irreps, title="irreps of a product, with parity"),
-    Exercise("04.5", couple, _features, title="couple two features"),
+    Exercise("04.1", equivariance_constraint, _generators, _same_null_space, title="the equivariance constraint", name="equivariance_constraint"),
+    Exercise("04.2", cg_from_null_space, _triples, _up_to_sign, title="Clebsch-Gordan from a null space", name="cg_from_null_space"),
+    Exercise("04.3", allowed, _all_triples, _bool, title="the selection rule", name="allowed"),
+    Exercise("04.4", product_irreps, _irrep_pairs, _same_irreps, title="irreps of a product, with parity", name="product_irreps"),
+    Exercise("04.5", couple, _features, title="couple two features", name="couple"),
 ]

@@ -201,9 +201,9 @@ def _bispectrum_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("05.1", Y2, _y2_cases, _y2_compare, title="Y² from the tensor square"),
-    Exercise("05.2", sh, _sh_cases, _sh_compare, title="any l, by recursion"),
-    Exercise("05.3", projection, _projection_cases, _projection_compare, title="project a neighbourhood"),
-    Exercise("05.4", power_spectrum, _power_cases, _power_compare, call=_rotated_pair, title="the power spectrum"),
-    Exercise("05.5", bispectrum, _bispectrum_cases, _bispectrum_compare, call=_bispectrum_call, title="the bispectrum"),
+    Exercise("05.1", Y2, _y2_cases, _y2_compare, title="Y² from the tensor square", name="Y2"),
+    Exercise("05.2", sh, _sh_cases, _sh_compare, title="any l, by recursion", name="sh"),
+    Exercise("05.3", projection, _projection_cases, _projection_compare, title="project a neighbourhood", name="projection"),
+    Exercise("05.4", power_spectrum, _power_cases, _power_compare, call=_rotated_pair, title="the power spectrum", name="power_spectrum"),
+    Exercise("05.5", bispectrum, _bispectrum_cases, _bispectrum_compare, call=_bispectrum_call, title="the bispectrum", name="bispectrum"),
 ]

@@ -198,8 +198,8 @@ def _convert_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("06.1", irreps_of, _quantities, _same_irreps, title="name the irreps"),
-    Exercise("06.2", parity, _functions, _parity_compare, call=_call_on_function, title="parity by experiment"),
-    Exercise("06.3", pack_symmetric, _tensors, _pack_compare, call=_rotated_tensor_pair, title="pack a symmetric tensor into 0e + 2e"),
-    Exercise("06.4", yzx_to_xyz, _old_features, _convert_compare, title="from (y, z, x) to e3nn 0.6"),
+    Exercise("06.1", irreps_of, _quantities, _same_irreps, title="name the irreps", name="irreps_of"),
+    Exercise("06.2", parity, _functions, _parity_compare, call=_call_on_function, title="parity by experiment", name="parity"),
+    Exercise("06.3", pack_symmetric, _tensors, _pack_compare, call=_rotated_tensor_pair, title="pack a symmetric tensor into 0e + 2e", name="pack_symmetric"),
+    Exercise("06.4", yzx_to_xyz, _old_features, _convert_compare, title="from (y, z, x) to e3nn 0.6", name="yzx_to_xyz"),
 ]

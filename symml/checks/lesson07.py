@@ -219,9 +219,9 @@ def _cross_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("07.1", edge_vectors, _graphs, _edges_compare, title="edge vectors and lengths"),
-    Exercise("07.2", messages, _message_cases, _messages_compare, title="the messages x_j ⊗ Y(r̂_ij)"),
-    Exercise("07.3", aggregate, _aggregate_cases, _aggregate_compare, title="sum the messages"),
-    Exercise("07.4", equivariance_error, _equivariance_cases, _equivariance_compare, call=_equivariance_call, title="the equivariance error of a layer"),
-    Exercise("07.5", cross_via_tensor_product, _vector_pairs, _cross_compare, title="a pseudovector from two vectors"),
+    Exercise("07.1", edge_vectors, _graphs, _edges_compare, title="edge vectors and lengths", name="edge_vectors"),
+    Exercise("07.2", messages, _message_cases, _messages_compare, title="the messages x_j ⊗ Y(r̂_ij)", name="messages"),
+    Exercise("07.3", aggregate, _aggregate_cases, _aggregate_compare, title="sum the messages", name="aggregate"),
+    Exercise("07.4", equivariance_error, _equivariance_cases, _equivariance_compare, call=_equivariance_call, title="the equivariance error of a layer", name="equivariance_error"),
+    Exercise("07.5", cross_via_tensor_product, _vector_pairs, _cross_compare, title="a pseudovector from two vectors", name="cross_via_tensor_product"),
 ]

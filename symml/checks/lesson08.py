@@ -203,9 +203,9 @@ def _irreps_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("08.1", tetris_accuracy, _accuracy_cases, _accuracy_compare, title="tetris accuracy"),
-    Exercise("08.2", augment, _augment_cases, _augment_compare, call=_augment_call, title="data augmentation by rotations"),
-    Exercise("08.3", forces, _forces_cases, _forces_compare, call=_forces_call, title="forces from an energy"),
-    Exercise("08.4", force_rotation_error, _rotation_cases, _rotation_compare, call=_rotation_call, title="do the forces rotate?"),
-    Exercise("08.5", irreps_out, None, _irreps_compare, kind="value", title="output irreps for a task"),
+    Exercise("08.1", tetris_accuracy, _accuracy_cases, _accuracy_compare, title="tetris accuracy", name="tetris_accuracy"),
+    Exercise("08.2", augment, _augment_cases, _augment_compare, call=_augment_call, title="data augmentation by rotations", name="augment"),
+    Exercise("08.3", forces, _forces_cases, _forces_compare, call=_forces_call, title="forces from an energy", name="forces"),
+    Exercise("08.4", force_rotation_error, _rotation_cases, _rotation_compare, call=_rotation_call, title="do the forces rotate?", name="force_rotation_error"),
+    Exercise("08.5", irreps_out, None, _irreps_compare, kind="value", title="output irreps for a task", name="irreps_out"),
 ]

@@ -189,8 +189,8 @@ def _needed_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("09.1", fit_power_law, _curves, _power_law_compare, title="fit a power law"),
-    Exercise("09.2", sorted_distances, _clouds, _invariant_compare, call=_moved, title="an invariant featurisation"),
-    Exercise("09.3", test_error, _datasets, _test_error_compare, call=_with_ridge, title="a test error"),
-    Exercise("09.4", examples_needed, _laws, _needed_compare, title="how much data for a target error"),
+    Exercise("09.1", fit_power_law, _curves, _power_law_compare, title="fit a power law", name="fit_power_law"),
+    Exercise("09.2", sorted_distances, _clouds, _invariant_compare, call=_moved, title="an invariant featurisation", name="sorted_distances"),
+    Exercise("09.3", test_error, _datasets, _test_error_compare, call=_with_ridge, title="a test error", name="test_error"),
+    Exercise("09.4", examples_needed, _laws, _needed_compare, title="how much data for a target error", name="examples_needed"),
 ]

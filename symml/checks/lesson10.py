@@ -197,8 +197,8 @@ def _average_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("10.1", induced_permutation, _operations_on_shapes, _permutation_compare, title="the permutation of an operation"),
-    Exercise("10.2", is_group, _sets, _bool_compare, title="is it a group?"),
-    Exercise("10.3", allowed_vectors, _groups, _subspace_compare, title="the vectors a symmetric shape allows"),
-    Exercise("10.4", symmetric_average, _targets, _average_compare, title="the symmetric average"),
+    Exercise("10.1", induced_permutation, _operations_on_shapes, _permutation_compare, title="the permutation of an operation", name="induced_permutation"),
+    Exercise("10.2", is_group, _sets, _bool_compare, title="is it a group?", name="is_group"),
+    Exercise("10.3", allowed_vectors, _groups, _subspace_compare, title="the vectors a symmetric shape allows", name="allowed_vectors"),
+    Exercise("10.4", symmetric_average, _targets, _average_compare, title="the symmetric average", name="symmetric_average"),
 ]

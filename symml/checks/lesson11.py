@@ -235,9 +235,9 @@ def _loss_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("11.1", irrep_norms, _norm_cases, _norm_compare, title="the length of each irrep"),
-    Exercise("11.2", stabilizer, _stabilizer_cases, _stabilizer_compare, title="the stabiliser of an order parameter"),
-    Exercise("11.3", invariant_projector, _projector_cases, _projector_compare, title="the projector onto invariant vectors"),
-    Exercise("11.4", breaking_irreps, _breaking_cases, _breaking_compare, title="which irreps break the symmetry"),
-    Exercise("11.5", penalized_loss, _loss_cases, _loss_compare, title="a loss for a simple order parameter"),
+    Exercise("11.1", irrep_norms, _norm_cases, _norm_compare, title="the length of each irrep", name="irrep_norms"),
+    Exercise("11.2", stabilizer, _stabilizer_cases, _stabilizer_compare, title="the stabiliser of an order parameter", name="stabilizer"),
+    Exercise("11.3", invariant_projector, _projector_cases, _projector_compare, title="the projector onto invariant vectors", name="invariant_projector"),
+    Exercise("11.4", breaking_irreps, _breaking_cases, _breaking_compare, title="which irreps break the symmetry", name="breaking_irreps"),
+    Exercise("11.5", penalized_loss, _loss_cases, _loss_compare, title="a loss for a simple order parameter", name="penalized_loss"),
 ]

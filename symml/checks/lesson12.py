@@ -174,8 +174,8 @@ def _augment_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("12.1", can_fit, _fit_cases, _fit_compare, title="can a symmetric model fit the target?"),
-    Exercise("12.2", loss_floor, _floor_cases, _floor_compare, title="the loss floor"),
-    Exercise("12.3", classify, None, _classify_compare, kind="value", title="the decision chart"),
-    Exercise("12.4", augment, _augment_cases, _augment_compare, title="add the missing input"),
+    Exercise("12.1", can_fit, _fit_cases, _fit_compare, title="can a symmetric model fit the target?", name="can_fit"),
+    Exercise("12.2", loss_floor, _floor_cases, _floor_compare, title="the loss floor", name="loss_floor"),
+    Exercise("12.3", classify, None, _classify_compare, kind="value", title="the decision chart", name="answers"),
+    Exercise("12.4", augment, _augment_cases, _augment_compare, title="add the missing input", name="augment"),
 ]

@@ -31,6 +31,7 @@ import nbformat
 
 from symml.course import ROOT
 from symml.course.execute import execute
+
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 DEFAULT_PROMPT = "write your solution here"
@@ -157,10 +158,15 @@ def out_of_step(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def release(root: Path = ROOT, run: bool = True, force: bool = False) -> list[Path]:
-    """Write every exercise notebook whose sources changed (all with ``force``), then execute it."""
+def release(root: Path = ROOT, run: bool = True, force: bool = False, only=()) -> list[Path]:
+    """Write every exercise notebook whose sources changed (all with ``force``), then execute it.
+
+    ``only``: lesson numbers (``["04"]``) to release; default all.
+    """
     written = []
     for solution, target in pairs(root):
+        if only and solution.name[:2] not in only:
+            continue
         nb = student_notebook(nbformat.read(solution, as_version=4), solution.name)
         if not force and target.exists() and signature(nbformat.read(target, as_version=4)) == signature(nb):
             continue  # in step already: keep its executed outputs, no churn in git
@@ -180,6 +186,7 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what release would write")
     parser.add_argument("--force", action="store_true", help="rewrite and re-execute every exercise notebook")
     parser.add_argument("--no-execute", action="store_true", help="write the notebooks without executing them")
+    parser.add_argument("lessons", nargs="*", help="only these lessons, e.g. 04 07 (default: all)")
     args = parser.parse_args(argv)
     if args.check:
         problems = out_of_step()
@@ -188,5 +195,5 @@ def main(argv=None) -> int:
         if problems:
             print("run `symml release` to regenerate exercises/")
         return 1 if problems else 0
-    release(run=not args.no_execute, force=args.force)
+    release(run=not args.no_execute, force=args.force, only=args.lessons)
     return 0

@@ -1,0 +1,170 @@
+r"""The forbidden-call tripwire: "your answer calls o3.wigner_3j; this exercise asks you to derive it".
+
+An exercise that asks a student to *derive* something declares what its answer may not call
+(``Exercise(..., forbidden=[o3.wigner_3j, clebsch_gordan])``; its own reference is always
+forbidden). While the answer runs, a profile hook (``sys.setprofile``) watches every call. A call to
+a forbidden function counts when it comes from the student's side of the stack: the nearest caller
+that is not in Python's standard library is the student's own code (a notebook cell, a lambda, a
+wrapper or alias made earlier), not a library that uses the function internally. So
+
+* ``o3.wigner_3j(1, 1, 2)``, ``w = o3.wigner_3j; w(1, 1, 2)``, ``functools.partial(o3.wigner_3j, 1)``
+  and a helper function defined in an earlier cell are all caught;
+* ``symml.nn.TensorProduct`` using Clebsch-Gordan coefficients inside is not: it is a library;
+* the references of *other* exercises, which ``check`` hands back when an earlier answer failed, are
+  trusted too: building on them is allowed.
+
+Python functions are matched by where their code was defined (file and line), so a second copy of
+a module (the grader loads its own) still matches; C functions and methods (``torch.linalg.cross``,
+``Tensor.cross``) by name and owner. The hook only notes the call and lets it finish: the answer's
+own ``try``/``except`` cannot swallow the verdict.
+
+What it does not stop: a student who deliberately dismantles it in their own kernel (replacing
+``sys.setprofile``, rewriting a function's code object, copying the library's source into a cell).
+That is out of scope: the tripwire makes the honest route the easy one and names the shortcut.
+"""
+
+import functools
+import os
+import sys
+import sysconfig
+
+__all__ = ["Tripwire", "display_name"]
+
+_STDLIB = tuple(os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib"))
+_LIBRARY = ("site-packages" + os.sep, "dist-packages" + os.sep, os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep)
+# the second entry of _LIBRARY is the symml package folder: the library, checks included, is trusted
+
+
+def display_name(f) -> str:
+    """How a hint names ``f``: ``o3.wigner_3j``, ``torch.linalg.cross``, ``Tensor.cross``, ``symml.cg.clebsch_gordan``."""
+    module = getattr(f, "__module__", None) or ""
+    name = getattr(f, "__qualname__", None) or getattr(f, "__name__", repr(f))
+    objclass = getattr(f, "__objclass__", None)
+    if objclass is not None:  # a method descriptor such as torch.Tensor.cross
+        return f"Tensor.{f.__name__}" if "Tensor" in objclass.__name__ else f"{objclass.__name__}.{f.__name__}"
+    if module.startswith("e3nn.o3"):
+        return f"o3.{name}"
+    if module.startswith("torch") or type(f).__name__ == "builtin_function_or_method":
+        for space in ("torch", "torch.linalg", "torch.special", "torch.fft"):
+            ns = sys.modules.get(space)
+            for candidate in (getattr(f, "__name__", ""), getattr(f, "__name__", "").removeprefix("linalg_")):
+                if ns is not None and getattr(ns, candidate, None) is f:
+                    return f"{space}.{candidate}"
+    return f"{module}.{name}" if module else name
+
+
+def _key(f):
+    """How a forbidden function is recognised: its code's (file, line) or, for C functions, itself."""
+    f = _unwrap(f)
+    code = getattr(f, "__code__", None)
+    if code is not None:
+        return ("code", os.path.realpath(code.co_filename), code.co_firstlineno, code.co_name)
+    return ("c", getattr(f, "__name__", None))
+
+
+def _unwrap(f):
+    """The function behind a partial, a bound method, a decorator's ``__wrapped__`` or a callable object."""
+    for _ in range(10):
+        if isinstance(f, functools.partial):
+            f = f.func
+        elif hasattr(f, "__wrapped__"):
+            f = f.__wrapped__
+        elif hasattr(f, "__func__"):
+            f = f.__func__
+        else:
+            return f
+    return f
+
+
+def _c_matches(called, f) -> bool:
+    """Is the C callable being called (a builtin, or a bound builtin method) the forbidden ``f``?"""
+    if called is f:
+        return True
+    objclass = getattr(f, "__objclass__", None)
+    if objclass is not None:  # Tensor.cross matches every bound x.cross
+        return getattr(called, "__name__", None) == f.__name__ and isinstance(getattr(called, "__self__", None), objclass)
+    try:
+        return called == f
+    except Exception:
+        return False
+
+
+class Tripwire:
+    """``with Tripwire(forbidden, trusted) as wire: answer(...)``; afterwards ``wire.hit`` names the first forbidden call, or is None.
+
+    ``forbidden``: ``{display name: callable}``. ``trusted``: callables whose bodies may call anything
+    (the fallback references of the lesson's other exercises).
+    """
+
+    def __init__(self, forbidden: dict, trusted=()):
+        self.hit = None
+        self.code_keys, self.c_funcs = {}, {}
+        for name, f in forbidden.items():
+            key = _key(f)
+            if key[0] == "code":
+                self.code_keys[key] = name
+            else:
+                self.c_funcs.setdefault(key[1], []).append((_unwrap(f), name))
+        self.code_names = {k[3] for k in self.code_keys}
+        self.trusted = {_key(f) for f in trusted if _key(f)[0] == "code"}
+
+    def answer_is_forbidden(self, answer) -> str | None:
+        """The display name when the answer *is* a forbidden function (or a partial or wrapper of one)."""
+        f = _unwrap(answer)
+        key = _key(f)
+        if key[0] == "code":
+            return self.code_keys.get(key)
+        return next((name for g, name in self.c_funcs.get(key[1], []) if _c_matches(f, g)), None)
+
+    def _from_student(self, frame) -> bool:
+        """Is the nearest non-stdlib caller at or above ``frame`` the student's code?"""
+        while frame is not None:
+            code = frame.f_code
+            filename = code.co_filename
+            if not (filename.startswith("<frozen") or os.path.realpath(filename).startswith(_STDLIB)) or "site-packages" in filename:
+                break
+            frame = frame.f_back
+        if frame is None:
+            return True
+        code = frame.f_code
+        if ("code", os.path.realpath(code.co_filename), code.co_firstlineno, code.co_name) in self.trusted:
+            return False
+        # a trusted reference further up lets its whole call tree through
+        outer = frame.f_back
+        while outer is not None:
+            c = outer.f_code
+            if c.co_name in self._trusted_names and ("code", os.path.realpath(c.co_filename), c.co_firstlineno, c.co_name) in self.trusted:
+                return False
+            outer = outer.f_back
+        path = os.path.realpath(code.co_filename)
+        return not any(part in path or path.startswith(part) for part in _LIBRARY)
+
+    @functools.cached_property
+    def _trusted_names(self):
+        return {k[3] for k in self.trusted}
+
+    def _profile(self, frame, event, arg):
+        if self.hit is not None:
+            return
+        if event == "call":
+            code = frame.f_code
+            if code.co_name in self.code_names:
+                name = self.code_keys.get(("code", os.path.realpath(code.co_filename), code.co_firstlineno, code.co_name))
+                if name and self._from_student(frame.f_back):
+                    self.hit = name
+        elif event == "c_call":
+            candidates = self.c_funcs.get(getattr(arg, "__name__", None))
+            if candidates:
+                for f, name in candidates:
+                    if _c_matches(arg, f) and self._from_student(frame):
+                        self.hit = name
+                        break
+
+    def __enter__(self):
+        self._previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._previous)
+        return False

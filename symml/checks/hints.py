@@ -1,0 +1,164 @@
+"""Comparing an answer with the reference: the hints a student reads when an answer is wrong.
+
+Every ``compare`` of an exercise returns ``None`` when the answer is right, else one short sentence
+that says *what* is wrong (a shape, a sign, a factor, a broken symmetry) without the expected numbers.
+The lesson files build their own comparisons from these.
+"""
+
+import torch
+
+__all__ = ["as_bool", "choice", "close", "error_size"]
+
+
+
+def as_bool(got) -> bool | str:
+    """A yes/no answer as a Python bool (a one-element boolean tensor counts too); else the hint to give."""
+    if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
+        return bool(got)
+    return got if isinstance(got, bool) else f"return True or False, not {type(got).__name__}"
+
+
+def choice(options, why: dict | None = None):
+    """A ``compare`` for a prediction picked from ``options`` (strings: ``"a"``, ``"b"``, or whole words).
+
+    ``why`` maps each wrong option to the hint that teaches the idea behind the right one without
+    naming it ("a rotation by 90° maps x to y: count what the rotation does to the trace"). An answer
+    that is not one of the options gets the list of options back.
+    """
+    options = [str(o) for o in options]
+
+    def compare(got, expected, case=None):
+        picked = got.strip() if isinstance(got, str) else got
+        if picked not in options:
+            return f"answer with one of {', '.join(repr(o) for o in options)}, not {got!r}"
+        if picked == expected:
+            return None
+        return (why or {}).get(picked, "that is not what happens: go back to the argument in the lesson")
+
+    return compare
+
+
+def error_size(got, expected, *, should_vanish: str, missed: str, wrong_size: str) -> str | None:
+    """Compare an equivariance *error* the student measured (a number) with the reference's.
+
+    Right when both are ~0 (below 1e-9), or both are non-zero and agree to 1e-6 (relative). The
+    three hints say what to fix when the student finds an error where there is none (``should_vanish``),
+    none where there is one (``missed``), or one of the wrong size (``wrong_size``).
+    """
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = float(got)
+    if not isinstance(got, (int, float)) or isinstance(got, bool):
+        return f"return the error as a number, not {type(got).__name__}"
+    if got != got:
+        return "the error is nan"
+    if expected < 1e-9:
+        return None if got < 1e-9 else should_vanish
+    if got < 1e-9:
+        return missed
+    return wrong_size if abs(got - expected) > 1e-6 * max(1.0, expected) else None
+
+
+def close(got, expected, case=None, *, rtol: float = 1e-4, atol: float = 1e-5, what: str = "the output") -> str | None:
+    """``None`` if ``got`` matches ``expected`` (tensors, numbers, or tuples/lists of them), else a hint.
+
+    Tolerance: ``|got - expected| ≤ atol + rtol · max|expected|`` entrywise. Integers and booleans
+    must match exactly. The hints name what is wrong, never the expected numbers: a missing
+    ``return``, the type, the shape, nan, a flipped sign, a constant factor, a transpose, off by one.
+    """
+    be = "are" if what.endswith("s") else "is"  # "the forces are", "the output is"
+    if got is None and expected is not None:
+        return f"{what} {be} None: did you forget to `return` it?"
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"{what} should be a tuple of {len(expected)} items, got {_type_name(got)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            hint = close(g, e, case, rtol=rtol, atol=atol, what=f"item {i} of {what}")
+            if hint:
+                return hint
+        return None
+    e, g = _as_tensor(expected), _as_tensor(got)
+    if e is None:
+        return None if got == expected else f"{what} {be} wrong"
+    if g is None:
+        return f"{what} should be a tensor or a number, not {_type_name(got)}"
+    if g.is_complex() != e.is_complex():
+        return f"{what} should {'' if e.is_complex() else 'not '}be complex"
+    if g.shape != e.shape:
+        hint = f"{what} {'have' if be == 'are' else 'has'} shape {_shape(g)} but should have shape {_shape(e)}"
+        if g.numel() == e.numel():
+            hint += " (the right number of entries, arranged differently)"
+        return hint
+    if e.dtype == torch.bool or g.dtype == torch.bool:
+        return None if torch.equal(g.bool(), e.bool()) else f"{what} {be} wrong: some True/False values are flipped"
+    if not (e.is_floating_point() or e.is_complex()):  # integers: exact
+        if g.is_floating_point() and not torch.equal(g, g.round()):
+            return f"{what} should be a whole number"
+        d = (g.to(torch.float64) - e.to(torch.float64)).abs()
+        if d.max() == 0:
+            return None
+        return f"{what} {be} off by one" if d.max() == 1 else f"{what} {be} wrong"
+    wide = torch.complex128 if e.is_complex() else torch.float64
+    g, e = g.detach().to(wide), e.detach().to(wide)
+    if e.numel() == 0:
+        return None
+    if not torch.isfinite(g).all() and torch.isfinite(e).all():
+        return f"{what} contain{'s' if be == 'is' else ''} nan or inf"
+    scale = float(e.abs().max())
+    tol = atol + rtol * scale
+
+    def near(a):
+        return float((a - e).abs().max()) <= tol
+
+    if near(g):
+        return None
+    if scale > tol and near(-g):
+        return f"{what} {be} off by a sign"
+    if g.dim() >= 2 and g.shape[-1] == g.shape[-2] and scale > tol and near(g.transpose(-1, -2)):
+        return f"{what} {be} transposed"
+    ee = float((e.conj() * e).real.sum())
+    if ee > 0 and scale > tol:
+        r = complex((e.conj() * g).sum()) / ee
+        if abs(r.imag) < 1e-9 and abs(r.real) > 1e-9 and float((g - r.real * e).abs().max()) <= tol * max(1.0, abs(r.real)):
+            factor = _factor(r.real)  # named only when it is a whole number (2×, 1/3...)
+            if factor:
+                return f"{what} {be} off by a constant factor ({factor})"
+            if e.numel() > 1:  # for a single number any wrong value is "a factor": say nothing
+                return f"{what} {be} off by a constant factor"
+    return f"{what} {'have' if be == 'are' else 'has'} the wrong values"
+
+
+def _as_tensor(x):
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, (bool, int, float, complex)):
+        return torch.tensor(x)
+    if type(x).__module__ == "numpy":
+        try:
+            return torch.as_tensor(x)
+        except Exception:
+            return None
+    if isinstance(x, (tuple, list)):
+        try:
+            return torch.as_tensor(x)
+        except Exception:
+            return None
+    return None
+
+
+def _factor(r: float) -> str:
+    """"3× too large", "2× too small, and a flipped sign", or "" when ``r`` is no simple ratio."""
+    a, sign = abs(r), (", and the sign is flipped" if r < 0 else "")
+    for k in range(2, 1001):
+        if abs(a - k) < 1e-3 * k:
+            return f"{k}× too large{sign}"
+        if abs(1 / a - k) < 1e-3 * k:
+            return f"{k}× too small{sign}"
+    return ""
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "(" + ", ".join(str(n) for n in t.shape) + ("," if t.dim() == 1 else "") + ")"
+
+
+def _type_name(x) -> str:
+    return "None" if x is None else f"a {type(x).__name__}"
