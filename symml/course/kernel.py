@@ -1,23 +1,186 @@
-"""The kernel the grader runs a submission in: ipykernel under a memory cap.
+r"""A student's kernel: started in a sandbox (``symml.course.sandbox``), driven cell by cell.
 
-Started as ``python -m symml._grading_kernel MEMORY_BYTES -f CONNECTION_FILE``. The cap is set with
-``RLIMIT_DATA`` (heap and anonymous mappings), which torch respects: an allocation past it fails
-with an error inside the student's cell instead of taking the grader's machine down.
+Inside, ``python -m symml.course.kernel --memory M --processes P -f CONNECTION_FILE`` sets the
+limits before any student code runs, then becomes an ipykernel:
+
+* ``RLIMIT_DATA`` = memory (heap and anonymous mappings; torch respects it: an allocation past
+  it fails inside the student's cell instead of taking the machine down);
+* ``RLIMIT_NPROC`` = processes (counted per user by the kernel: the grader passes the user's
+  current count plus a budget), ``RLIMIT_FSIZE`` 128 MB per file, ``RLIMIT_NOFILE`` 1024, no core
+  dumps.
+
+Outside, :class:`Kernel` starts it (``bwrap`` + that command, or the command alone with
+``sandboxed=False``), runs code with a timeout, interrupts over the control channel (no signal
+needs to cross the PID namespace), and :meth:`Kernel.close` kills the sandbox and everything in it.
 """
 
+import json
 import os
+import queue
 import resource
+import secrets
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
+
+FILE_SIZE = 128 * 2**20
+OPEN_FILES = 1024
 
 
-def main():
-    memory = int(sys.argv.pop(1))
-    if memory > 0:
-        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m symml.course.kernel")
+    parser.add_argument("--memory", type=int, default=0)
+    parser.add_argument("--processes", type=int, default=0)
+    args, rest = parser.parse_known_args(argv)
+    limits = [(resource.RLIMIT_DATA, args.memory), (resource.RLIMIT_NPROC, args.processes), (resource.RLIMIT_FSIZE, FILE_SIZE),
+              (resource.RLIMIT_NOFILE, OPEN_FILES), (resource.RLIMIT_CORE, 0)]
+    for which, value in limits:
+        if value > 0 or which == resource.RLIMIT_CORE:
+            resource.setrlimit(which, (value, value))
     os.environ["SYMML_GRADING"] = "1"  # check() stays quiet; it still records the answers it is given
+    sys.argv = [sys.argv[0], *rest]
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()
+
+
+def _user_tasks() -> int:
+    """How many processes and threads this user runs now (what RLIMIT_NPROC counts)."""
+    uid, n = os.getuid(), 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    n += len(os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                pass
+    return n
+
+
+class Kernel:
+    """One student's kernel. ``run(code, timeout)`` → ``(status, detail, characters printed)``."""
+
+    def __init__(self, memory: int = 2 * 2**30, processes: int = 256, sandboxed: bool = True, python: str = sys.executable):
+        from symml.course import sandbox
+
+        self.folder = Path(tempfile.mkdtemp(prefix="symml-kernel-"))  # 0700: the connection file's key stays private
+        self.connection_file = self.folder / "kernel.json"
+        self.sandboxed, self.memory, self.processes, self.python = sandboxed, memory, processes, python
+        self.sandbox = sandbox
+        self.proc = None
+        self.start()
+
+    def start(self):
+        from jupyter_client import BlockingKernelClient
+        from jupyter_client.connect import write_connection_file
+
+        inside = self.sandbox.IPC if self.sandboxed else str(self.folder)
+        write_connection_file(str(self.connection_file), ip=f"{inside}/k", transport="ipc", key=secrets.token_hex(32).encode())
+        command = [self.python, "-m", "symml.course.kernel", "--memory", str(self.memory),
+                   "--processes", str(_user_tasks() + self.processes if self.processes else 0)]
+        if self.sandboxed:
+            command = self.sandbox.argv(self.connection_file) + command + ["-f", f"{self.sandbox.IPC}/kernel.json"]
+            cwd, env = None, None
+        else:
+            work = self.folder / "work"
+            work.mkdir(exist_ok=True)
+            command += ["-f", str(self.connection_file)]
+            cwd, env = str(work), {k: v for k, v in os.environ.items() if not k.startswith("JPY_")} | {"SYMML_GRADING": "1"}
+        self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        info = json.loads(self.connection_file.read_text())
+        if self.sandboxed:  # its sockets, seen from outside through its own root
+            deadline = time.monotonic() + 30
+            while (pid := self.sandbox.sandbox_pid(self.proc.pid)) is None:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("the sandbox did not start")
+                time.sleep(0.02)
+            info["ip"] = f"/proc/{pid}/root{self.sandbox.IPC}/k"
+        self.client = BlockingKernelClient()
+        self.client.load_connection_info(info)
+        self.client.start_channels(hb=False)  # liveness is the process itself: a heartbeat that is slow to start reads as death
+        try:
+            self.client.wait_for_ready(timeout=120)
+        except RuntimeError as e:
+            self.close()
+            raise RuntimeError(f"the kernel did not start ({e})") from e
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def restart(self):
+        """A fresh kernel after a crash or a hang; what the old one defined is gone."""
+        self._kill()
+        self.start()
+
+    def run(self, code: str, timeout: float, on_display=None) -> tuple[str, str, int]:
+        """Run ``code``: ``(status, detail, characters printed)``, status ok / error / timeout / died.
+
+        ``on_display(data)`` is called with the ``data`` of each display message the code sends.
+        """
+        msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
+        deadline, printed, error = time.monotonic() + timeout, 0, ""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._interrupt()
+                if not self._wait_idle(msg_id, 5):
+                    self.restart()
+                return "timeout", f"stopped after {timeout:g} s", printed
+            try:
+                msg = self.client.get_iopub_msg(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if not self.alive():
+                    self.restart()
+                    return "died", "the kernel died (memory cap, a crash, or exit())", printed
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                printed += len(content.get("text", ""))
+            elif kind in ("display_data", "execute_result") and on_display is not None:
+                on_display(content.get("data", {}))
+            elif kind == "error":
+                error = f"{content.get('ename')}: {str(content.get('evalue'))[:200]}"
+            elif kind == "status" and content.get("execution_state") == "idle":
+                return ("error" if error else "ok"), error, printed
+
+    def _interrupt(self):
+        msg = self.client.session.msg("interrupt_request", content={})
+        self.client.control_channel.send(msg)
+
+    def _wait_idle(self, msg_id, timeout) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.client.get_iopub_msg(timeout=0.5)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                return True
+        return False
+
+    def _kill(self):
+        try:
+            self.client.stop_channels()
+        except Exception:
+            pass
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 9)  # bwrap and its session; the PID namespace dies with its init
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+    def close(self):
+        """Kill the kernel, its sandbox and everything it started; remove the connection file."""
+        self._kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
