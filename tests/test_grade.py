@@ -1,8 +1,14 @@
-"""The grader, on crafted submissions: honest, wrong, blank, broken, hostile — and a class of 30."""
+"""`symml grade` on every problem set: the solutions, the blank release, one exercise wrong, twice.
+
+One grading run covers all 13 problem sets (kernels are slow to start: the run is shared), in
+nbgrader's ``submitted/<student>/<assignment>/<notebook>.ipynb`` layout. The hostile class is in
+tests/test_sandbox.py.
+"""
 
 import json
-import random
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,202 +16,226 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from symml.course.grade import lesson_exercises
+from symml import checks
 
 ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
 SOLUTION_REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*$", re.S | re.M)
-HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*$", re.S | re.M)
+CHECK_ID = re.compile(r"""check\(\s*["'](\d\d\.\d+)["']""")
+LESSONS = checks.lessons()
 
 
-def _lessons():
-    """Solutions notebooks with at least two function exercises (the grader's test subjects)."""
+def sandbox_args() -> list[str]:
+    """Grade in the sandbox where bwrap exists (always in CI), else say so and grade without it."""
+    if shutil.which("bwrap"):
+        return []
+    if os.environ.get("SYMML_CI"):
+        pytest.fail("bwrap is missing but SYMML_CI is set: .ci/run installs bubblewrap", pytrace=False)
+    return ["--no-sandbox"]
+
+
+def grade(paths, out: Path, *args, check=True):
+    cmd = [sys.executable, "-m", "symml", "grade", *map(str, paths), "--out", str(out), "--quiet", "--cell-timeout", "120", *sandbox_args(), *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=3000)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    book = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
+    return book, result
+
+
+def solutions_notebook(lesson: str) -> Path:
+    return next((ROOT / "solutions").glob(f"{lesson}_*.ipynb"))
+
+
+def regions(nb) -> list[tuple[int, str]]:
+    """``(cell index, exercise id)`` of each solution region: the id of the next check call."""
     found = []
-    for path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        if sum(bool(SOLUTION_REGION.search(c.source)) for c in nb.cells if c.cell_type == "code") >= 2:
-            found.append(path)
+    for k, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and SOLUTION_REGION.search(cell.source):
+            later = (CHECK_ID.search(c.source) for c in nb.cells[k:] if c.cell_type == "code")
+            found.append((k, next(m.group(1) for m in later if m)))
     return found
 
 
-LESSONS = _lessons()
+def with_one_wrong(lesson: str) -> tuple[nbformat.NotebookNode, str]:
+    """The solutions with one exercise's region replaced by a wrong answer (``None``); which one varies by lesson."""
+    nb = nbformat.read(solutions_notebook(lesson), as_version=4)
+    found = regions(nb)
+    k, exercise_id = found[int(lesson) % len(found)]
+    ex = checks.exercise(exercise_id)
+
+    def wrong(m):
+        return f"{m.group(1)}return None" if m.group(1) else f"{ex.name} = None"
+
+    nb.cells[k].source = SOLUTION_REGION.sub(wrong, nb.cells[k].source)
+    return nb, exercise_id
 
 
-def test_there_are_problem_sets_to_grade():
-    assert LESSONS, "the grader tests need a solutions notebook with at least two exercises"
-
-
-def submission(solution: Path, choose=lambda i: "right", extra_first=(), extra_last=()) -> nbformat.NotebookNode:
-    """A student's notebook made from the solutions: solution region i kept ("right"), emptied
-    ("blank": NotImplementedError) or broken ("wrong": returns None); hidden tests removed."""
-    nb = nbformat.read(solution, as_version=4)
-    counter = iter(range(1000))
-
-    def region(m):
-        choice = choose(next(counter))
-        body = {"right": m.group(2), "blank": f"{m.group(1)}raise NotImplementedError\n", "wrong": f"{m.group(1)}return None\n"}[choice]
-        return body.rstrip("\n")
-
+def blank(nb):
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source = SOLUTION_REGION.sub(region, HIDDEN_REGION.sub("", cell.source))
             cell.outputs, cell.execution_count = [], None
-    nb.cells = [nbformat.v4.new_code_cell(s) for s in extra_first] + nb.cells + [nbformat.v4.new_code_cell(s) for s in extra_last]
     return nb
 
 
-def write(nb, folder: Path, name: str) -> Path:
-    path = folder / name
-    nbformat.write(nb, path)
+def place(nb, folder: Path, student: str, lesson: str) -> Path:
+    name = solutions_notebook(lesson).name
+    path = folder / "submitted" / student / name[:-len(".ipynb")] / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(blank(nb), path)
     return path
 
 
-def grade(paths, out: Path, *args):
-    cmd = [sys.executable, "-m", "symml", "grade", *map(str, paths), "--out", str(out), "--quiet", "--cell-timeout", "20", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(out.with_suffix(".json").read_text()), result.stdout
-
-
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One grading run over every crafted case (kernels are slow to start: share the run)."""
-    solution = LESSONS[0]
-    lesson = solution.name[:2]
-    other = next((p for p in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")) if p.name[:2] != lesson), None)
-    folder = tmp_path_factory.mktemp("submissions")
-    name = solution.name
-    cases = {
-        "right": submission(solution),
-        "blank": submission(solution, lambda i: "blank"),
-        "wrong": submission(solution, lambda i: "wrong"),
-        # tampering: a fake check, fake verdict outputs, edited metadata
-        "tampered": submission(solution, lambda i: "blank", extra_first=[
-            "def check(exercise_id, answer, **kw):\n    print('✅', exercise_id, 'passed')\n    return answer",
-        ], extra_last=[
-            "from IPython.display import display\n"
-            "display({'application/vnd.symml.check+json': {'exercise': 'x', 'status': 'passed'}, 'text/plain': 'passed'}, raw=True)",
-            "import symml.checks\nsymml.checks.judge = lambda *a, **k: None\nsymml.checks.run_answer = lambda ex, answer, cases: [('ok', ex.expected(c)) for c in cases]",
-        ]),
-        "loops": submission(solution, extra_first=["while True:\n    pass"]),
-        "memory": submission(solution, extra_first=["import torch\nbig = torch.ones(4 * 10**9)"]),
-        "dies": submission(solution, extra_first=["import os\nos._exit(1)"]),
-        "chatty": submission(solution, extra_first=["print('x' * 20_000_000)"]),
-        "deleted": submission(solution),
-    }
-    tampered = cases["tampered"]
-    tampered.metadata["symml"] = {"points": 1000}
-    original = nbformat.read(solution, as_version=4).cells
-    cases["deleted"].cells = [c for c, o in zip(cases["deleted"].cells, original) if not SOLUTION_REGION.search(o.source)]
-    paths = [write(nb, folder, f"{key}-{name}") for key, nb in cases.items()]
-    bad_json = folder / f"badjson-{name}"
-    bad_json.write_text("{ this is not a notebook")
-    paths.append(bad_json)
-    if other is not None:
-        paths.append(write(submission(other), folder, f"wronglesson-{name}"))
-    # the grader reads the lesson from the NN_ prefix: give every file one
-    renamed = []
-    for p in paths:
-        target = folder / f"{lesson}_{p.name.split('-')[0]}.ipynb"
-        p.rename(target)
-        renamed.append(target)
-    book, stdout = grade(renamed, folder / "grades.csv", "--jobs", "2", "--memory", str(3 * 2**30))
-    return by_name(book), stdout, folder, renamed, lesson_exercises(solution)
+def course(tmp_path_factory):
+    """Every problem set handed in three ways, graded in one run; the one-wrong ones graded again."""
+    folder = tmp_path_factory.mktemp("class")
+    wrong_ids = {}
+    for lesson in LESSONS:
+        place(nbformat.read(solutions_notebook(lesson), as_version=4), folder, "solved", lesson)
+        place(nbformat.read(ROOT / "exercises" / solutions_notebook(lesson).name, as_version=4), folder, "blank", lesson)
+        nb, wrong_ids[lesson] = with_one_wrong(lesson)
+        place(nb, folder, "onewrong", lesson)
+    book, result = grade([folder / "submitted"], folder / "grades.csv", "--jobs", "2")
+    again, _ = grade([folder / "submitted" / "onewrong"], folder / "again.csv", "--jobs", "2")
+    return folder, book, result.stdout, again, wrong_ids
 
 
-def by_name(book):
-    return {Path(k).stem[3:]: v for k, v in book.items()}
+def row(book, student, lesson):
+    (found,) = [r for r in book.values() if r["student"] == student and r["lesson"] == lesson]
+    return found
 
 
-def test_right_answers_get_full_points(graded):
-    book, *_ = graded
-    row = book["right"]
-    assert row["max_points"] > 0 and row["points"] == row["max_points"], row
-    assert all(e["status"] == "passed" for e in row["exercises"].values())
+def declared_points(lesson):
+    return {e.id: float(e.points) for e in checks.exercises(lesson).values()}
 
 
-def test_blank_and_wrong_get_nothing(graded):
-    book, *_ = graded
-    assert book["blank"]["points"] == 0
-    assert {e["status"] for e in book["blank"]["exercises"].values()} <= {"not attempted", "failed"}
-    assert "not attempted" in {e["status"] for e in book["blank"]["exercises"].values()}
-    assert book["wrong"]["points"] == 0
-    assert all(e["status"] == "failed" and e["message"] for e in book["wrong"]["exercises"].values())
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_exercise_has_one_solution_region(lesson):
+    nb = nbformat.read(solutions_notebook(lesson), as_version=4)
+    assert [i for _, i in regions(nb)] == list(checks.exercises(lesson)), "one solution region per declared exercise, in order"
+    assert not any("### BEGIN HIDDEN TESTS" in c.source for c in nb.cells), "hidden cases live in the declaration"
 
 
-def test_tampering_gains_nothing(graded):
-    book, *_ = graded
-    row = book["tampered"]
-    assert row["points"] == 0 and row["max_points"] == book["right"]["max_points"]
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_the_solutions_get_full_points(course, lesson):
+    _, book, *_ = course
+    r = row(book, "solved", lesson)
+    assert r["max_points"] == sum(declared_points(lesson).values()) > 0
+    assert r["points"] == r["max_points"], r
+    assert r["reason"] == "", r["reason"]
 
 
-def test_hostile_notebooks_are_graded_with_a_reason(graded):
-    book, *_ = graded
-    full = book["right"]["max_points"]
-    assert book["loops"]["points"] == full and "timeout" in book["loops"]["reason"]
-    assert book["memory"]["points"] == full and "cell 1: error" in book["memory"]["reason"]
-    assert book["dies"]["points"] == full and "died" in book["dies"]["reason"]
-    assert book["chatty"]["points"] == full and "printed" in book["chatty"]["reason"]
-    assert book["deleted"]["points"] == 0
-    assert any("not defined" in e["message"] for e in book["deleted"]["exercises"].values())
-    assert book["badjson"]["points"] == 0 and "not a readable notebook" in book["badjson"]["reason"]
-    if "wronglesson" in book:
-        assert book["wronglesson"]["points"] == 0 and "wrong lesson" in book["wronglesson"]["reason"]
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_the_blank_release_gets_zero_without_error(course, lesson):
+    _, book, *_ = course
+    r = row(book, "blank", lesson)
+    assert r["points"] == 0 and r["max_points"] > 0
+    assert r["reason"] == "", r["reason"]
+    assert {e["status"] for e in r["exercises"].values()} == {"not attempted"}, r["exercises"]
 
 
-def test_gradebook_feedback_and_summary(graded):
-    book, stdout, folder, paths, exercises = graded
-    rows = (folder / "grades.csv").read_text().splitlines()
-    assert rows[0].startswith("submission,lesson,points,max_points,reason")
-    assert len(rows) == 1 + len(paths)
-    report = (folder / "grades-feedback" / f"{paths[0].stem}.md").read_text()
-    assert "| exercise | points | verdict |" in report
-    for exercise_id in exercises:
-        assert exercise_id in stdout  # the class summary lists every exercise's pass rate
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_one_wrong_answer_costs_exactly_its_points(course, lesson):
+    _, book, _, _, wrong_ids = course
+    r = row(book, "onewrong", lesson)
+    points = declared_points(lesson)
+    wrong = wrong_ids[lesson]
+    assert r["exercises"][wrong]["status"] == "failed" and r["exercises"][wrong]["points"] == 0, r["exercises"][wrong]
+    assert r["points"] == pytest.approx(sum(points.values()) - points[wrong]), r["exercises"]
 
 
-def test_rerun_resumes_and_gives_the_same_grades(graded):
-    book, _, folder, paths, _ = graded
-    again, _ = grade(paths, folder / "grades.csv")  # everything is in the gradebook already
-    assert by_name(again) == book
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_grading_twice_gives_the_same_gradebook(course, lesson):
+    _, book, _, again, _ = course
+    assert row(again, "onewrong", lesson) == row(book, "onewrong", lesson)
 
 
-def test_per_notebook_timeout(tmp_path):
-    solution = LESSONS[0]
-    path = write(submission(solution, extra_first=["import time\ntime.sleep(600)"]), tmp_path, solution.name)
-    book, _ = grade([path], tmp_path / "g.csv", "--cell-timeout", "500", "--timeout", "15")
-    row = book[str(path)]
-    assert row["points"] == 0 and "did not finish within 15 s" in row["reason"] and row["max_points"] > 0
+def test_gradebook_reports_and_summary(course):
+    folder, book, stdout, *_ = course
+    lines = (folder / "grades.csv").read_text().splitlines()
+    assert lines[0].startswith("student,lesson,points,max_points,reason,sandbox,submission")
+    assert len(lines) == 1 + 3 * len(LESSONS)
+    reports = sorted((folder / "grades-feedback").rglob("*.md"))
+    assert len(reports) == 3 * len(LESSONS), "one report per submission: none overwrites another"
+    assert {p.relative_to(folder / "grades-feedback").parts[0] for p in reports} == {"solved", "blank", "onewrong"}
+    for lesson in LESSONS:
+        assert all(e in stdout for e in checks.exercises(lesson))  # every exercise's pass rate
 
 
-def test_self_grading(tmp_path):
-    solution = LESSONS[0]
-    path = write(submission(solution, lambda i: "right" if i == 0 else "blank"), tmp_path, solution.name)
-    out = subprocess.run([sys.executable, "-m", "symml", "grade", "--self", str(path)], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert "passed" in out.stdout and "not attempted" in out.stdout
+def test_a_rerun_resumes_instead_of_regrading(course):
+    folder, book, *_ = course
+    again, result = grade([folder / "submitted"], folder / "grades.csv")
+    assert again == book and "submissions" in result.stdout
 
 
-def test_a_class_of_30(tmp_path):
-    """30 generated submissions of mixed quality; every grade must be the one we built in."""
-    solution = LESSONS[0]
-    exercises = lesson_exercises(solution)
-    nb = nbformat.read(solution, as_version=4)
-    regions = sum(len(SOLUTION_REGION.findall(c.source)) for c in nb.cells if c.cell_type == "code")
-    rng = random.Random(0)
-    expected, paths = {}, []
-    for k in range(30):
-        choices = [rng.choice(["right", "right", "blank", "wrong"]) for _ in range(regions)]
-        folder = tmp_path / f"student{k:02d}"
-        folder.mkdir()
-        paths.append(write(submission(solution, lambda i: choices[i]), folder, solution.name))
-        expected[k] = choices
-    full, stdout = grade(paths, tmp_path / "class.csv", "--jobs", "2")
-    assert len(full) == 30
-    if regions == len(exercises):  # one solution region per exercise: points are predictable
-        for k, path in enumerate(paths):
-            row = full[str(path)]
-            for (exercise_id, info), choice in zip(exercises.items(), expected[k]):
-                result = row["exercises"][exercise_id]
-                assert (result["status"] == "passed") == (choice == "right"), (k, exercise_id, choice, result)
-    assert "passed" in stdout
+def test_flat_folder_students_and_wrong_lesson(tmp_path):
+    """A flat folder: the student is the file name; a notebook for another lesson gets a reason, not points."""
+    first, second = LESSONS[0], LESSONS[1]
+    nbformat.write(blank(nbformat.read(ROOT / "exercises" / solutions_notebook(first).name, as_version=4)), tmp_path / f"{first}_alice.ipynb")
+    nbformat.write(blank(nbformat.read(ROOT / "exercises" / solutions_notebook(second).name, as_version=4)), tmp_path / f"{first}_bob.ipynb")
+    (tmp_path / f"{first}_carol.ipynb").write_text("{ not a notebook")
+    book, _ = grade([tmp_path], tmp_path / "out" / "g.csv")
+    by_student = {r["student"]: r for r in book.values()}
+    assert set(by_student) == {f"{first}_alice", f"{first}_bob", f"{first}_carol"}
+    assert by_student[f"{first}_alice"]["reason"] == ""
+    assert "wrong lesson" in by_student[f"{first}_bob"]["reason"]
+    assert "not a readable notebook" in by_student[f"{first}_carol"]["reason"]
+    assert by_student[f"{first}_carol"]["max_points"] == sum(declared_points(first).values())
+
+
+def test_gradescope_results(tmp_path):
+    """Gradescope's autograder format: score, and tests with name, score, max_score, output."""
+    lesson = LESSONS[0]
+    nb, wrong = with_one_wrong(lesson)
+    path = tmp_path / solutions_notebook(lesson).name
+    nbformat.write(blank(nb), path)
+    results = tmp_path / "results" / "results.json"
+    out = subprocess.run([sys.executable, "-m", "symml", "grade", str(path), "--gradescope", str(results), *sandbox_args()],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    data = json.loads(results.read_text())
+    points = declared_points(lesson)
+    assert set(data) <= {"score", "tests", "output", "visibility", "stdout_visibility", "execution_time", "extra_data", "leaderboard"}
+    assert data["score"] == pytest.approx(sum(points.values()) - points[wrong])
+    assert [t["name"].split()[0] for t in data["tests"]] == list(points)
+    for t in data["tests"]:
+        assert set(t) <= {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags", "visibility", "extra_data"}
+        assert isinstance(t["score"], float) and isinstance(t["max_score"], float) and isinstance(t["output"], str)
+        assert t["visibility"] in ("hidden", "after_due_date", "after_published", "visible")
+    assert sum(t["score"] for t in data["tests"]) == pytest.approx(data["score"])
+
+
+def test_no_sandbox_is_refused_without_bwrap_unless_asked(tmp_path):
+    """Where bwrap is missing, grading stops and says how to install it; --no-sandbox grades and says so."""
+    lesson = LESSONS[0]
+    path = tmp_path / solutions_notebook(lesson).name
+    nbformat.write(blank(nbformat.read(ROOT / "exercises" / path.name, as_version=4)), path)
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent))  # this Python, no bwrap
+    cmd = [sys.executable, "-m", "symml", "grade", str(path), "--out", str(tmp_path / "g.csv"), "--quiet"]
+    refused = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert refused.returncode == 2 and "apt install bubblewrap" in refused.stderr and "--no-sandbox" in refused.stderr
+    assert not (tmp_path / "g.csv").exists()
+    ran = subprocess.run([*cmd, "--no-sandbox"], capture_output=True, text=True, env=env, timeout=600)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    report = next((tmp_path / "g-feedback").rglob("*.md")).read_text()
+    assert "without a sandbox" in report
+
+
+def test_grading_from_an_installed_wheel(tmp_path):
+    """`pip install .` (not editable): the grader needs nothing but the installed package."""
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)], check=True, timeout=600)
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), *map(str, wheels.glob("*.whl"))], check=True, timeout=600)
+    lesson = LESSONS[-1]
+    path = tmp_path / "work" / solutions_notebook(lesson).name
+    path.parent.mkdir()
+    nbformat.write(blank(nbformat.read(solutions_notebook(lesson), as_version=4)), path)
+    env = dict(os.environ, PYTHONPATH=str(target))
+    where = subprocess.run([sys.executable, "-c", "import symml; print(symml.__file__)"], capture_output=True, text=True, env=env, cwd=path.parent)
+    assert where.stdout.startswith(str(target)), where.stdout
+    result = subprocess.run([sys.executable, "-m", "symml", "grade", str(path), "--out", "g.csv", "--quiet", *sandbox_args()],
+                            capture_output=True, text=True, env=env, cwd=path.parent, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (r,) = json.loads((path.parent / "g.json").read_text()).values()
+    assert r["points"] == r["max_points"] > 0, r

@@ -72,7 +72,7 @@ class Kernel:
         self.connection_file = self.folder / "kernel.json"
         self.sandboxed, self.memory, self.processes, self.python = sandboxed, memory, processes, python
         self.sandbox = sandbox
-        self.proc = None
+        self.proc = self.group = None
         self.start()
 
     def start(self):
@@ -84,7 +84,8 @@ class Kernel:
         command = [self.python, "-m", "symml.course.kernel", "--memory", str(self.memory),
                    "--processes", str(_user_tasks() + self.processes if self.processes else 0)]
         if self.sandboxed:
-            command = self.sandbox.argv(self.connection_file) + command + ["-f", f"{self.sandbox.IPC}/kernel.json"]
+            self.group = self.sandbox.ProcessGroup(self.processes)
+            command = self.group.wrap(self.sandbox.argv(self.connection_file) + command + ["-f", f"{self.sandbox.IPC}/kernel.json"])
             cwd, env = None, None
         else:
             work = self.folder / "work"
@@ -95,7 +96,7 @@ class Kernel:
         info = json.loads(self.connection_file.read_text())
         if self.sandboxed:  # its sockets, seen from outside through its own root
             deadline = time.monotonic() + 30
-            while (pid := self.sandbox.sandbox_pid(self.proc.pid)) is None:
+            while (pid := self.sandbox.sandbox_pid(self.proc.pid)) is None:  # the shell exec'd bwrap: same pid
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     raise RuntimeError("the sandbox did not start")
                 time.sleep(0.02)
@@ -176,6 +177,9 @@ class Kernel:
             except ProcessLookupError:
                 pass
             self.proc.wait()
+        if self.group is not None:
+            self.group.kill()
+            self.group = None
 
     def close(self):
         """Kill the kernel, its sandbox and everything it started; remove the connection file."""

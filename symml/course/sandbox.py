@@ -29,7 +29,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-__all__ = ["IPC", "WORK", "SandboxUnavailable", "argv", "check", "sandbox_pid"]
+__all__ = ["IPC", "WORK", "ProcessGroup", "SandboxUnavailable", "argv", "check", "sandbox_pid"]
 
 IPC, WORK = "/ipc", "/home/student"
 ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "hosts", "localtime", "alternatives", "ssl/certs"]
@@ -71,7 +71,10 @@ def argv(connection_file: Path, *, work_size: int = 256 * 2**20, tmp_size: int =
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
     cmd += ["--size", str(tmp_size), "--tmpfs", "/tmp", "--size", str(work_size), "--tmpfs", WORK, "--size", str(2**20), "--tmpfs", IPC]
     cmd += ["--ro-bind", str(connection_file), f"{IPC}/kernel.json", "--chdir", WORK]
-    env = {"HOME": WORK, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp", "PYTHONNOUSERSITE": "1", "MPLCONFIGDIR": "/tmp"}
+    import symml
+
+    package_parent = str(Path(symml.__file__).resolve().parent.parent)  # this symml, not another one on the path
+    env = {"PYTHONPATH": package_parent, "HOME": WORK, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp", "PYTHONNOUSERSITE": "1", "MPLCONFIGDIR": "/tmp"}
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     return cmd
@@ -86,6 +89,60 @@ def _system_links() -> list[str]:
         elif os.path.isdir(link):
             out += ["--ro-bind", link, link]
     return out
+
+
+class ProcessGroup:
+    """A cgroup that caps how many processes a sandbox may have (``pids.max``), where one can be made.
+
+    ``RLIMIT_NPROC`` counts per user and does not bind root at all, so when the grader runs as root
+    (a container, CI) the process cap comes from the cgroup ``pids`` controller instead (v1 or v2),
+    and :meth:`kill` ends whatever is in it. Elsewhere ``path`` is None and the rlimit does the work.
+    """
+
+    def __init__(self, limit: int):
+        self.path = None
+        for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
+            if not (base / "cgroup.procs").exists() or not os.access(base, os.W_OK):
+                continue
+            if base == Path("/sys/fs/cgroup") and "pids" not in (base / "cgroup.subtree_control").read_text():
+                try:
+                    (base / "cgroup.subtree_control").write_text("+pids")
+                except OSError:
+                    continue
+            group = base / f"symml-{os.getpid()}-{os.urandom(4).hex()}"
+            try:
+                group.mkdir()
+                (group / "pids.max").write_text(str(limit))
+                self.path = group
+                break
+            except OSError:
+                if group.exists():
+                    group.rmdir()
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """``command``, started from inside the cgroup (so its first instruction already counts)."""
+        if self.path is None:
+            return command
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *command]
+
+    def kill(self):
+        """Kill everything in the cgroup and remove it."""
+        if self.path is None:
+            return
+        import signal
+        import time
+
+        for _ in range(100):  # killed processes take a moment to leave; only an empty cgroup can be removed
+            for pid in (self.path / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                self.path.rmdir()
+                return
+            except OSError:
+                time.sleep(0.05)
 
 
 def sandbox_pid(bwrap_pid: int) -> int | None:

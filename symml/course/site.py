@@ -3,10 +3,16 @@ r"""The course website: every executed lesson as a static HTML page, built offli
     symml site [--out _site]      # or: make site
 
 Each ``lessons/NN_*.ipynb`` becomes ``NN_*.html`` (nbconvert's JupyterLab template) with its
-plotly figures drawn by a copy of plotly.js that ships with the ``plotly`` package, so nothing is
-fetched while building and the figures stay interactive (rotate, zoom) on the page. Every page
-links to its problem set and has a "launch on Binder" link; ``index.html`` lists the lessons and
-``instructors.html`` is ``docs/instructors.md``. Publish the folder anywhere static (GitHub Pages).
+plotly figures drawn by a copy of plotly.js that ships with the ``plotly`` package, so the figures
+stay interactive (rotate, zoom) on the page. Every page links to its problem set and opens it, and
+the lesson, on Binder or Colab; ``index.html`` lists the lessons and ``instructors.html`` is
+``docs/instructors.md``. Publish the folder anywhere static (GitHub Pages).
+
+The site is self-contained: nothing is fetched while building it, nor when a page is opened.
+Every script a page loads lies in ``static/``: plotly.js from ``plotly``, MathJax 2.7 (which
+typesets the equations) from ``jupyter-server-mathjax``. nbconvert's template would load require.js,
+MathJax, Mermaid and the widget manager from CDNs: the template below drops the three that no
+page needs and points MathJax at the local copy.
 """
 
 import argparse
@@ -25,13 +31,38 @@ from symml.course import ROOT
 from symml.plot import PLOTLY_MIMETYPE
 
 REPOSITORY = "symml/symml"  # on GitHub; Binder builds the image from binder/ of its default branch
+BRANCH = "main"  # the default branch, which Colab opens notebooks from
 BINDER = f"https://mybinder.org/v2/gh/{REPOSITORY}/HEAD?urlpath=lab/tree/{{path}}"
+COLAB = f"https://colab.research.google.com/github/{REPOSITORY}/blob/{BRANCH}/{{path}}"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+# nbconvert's lab template, less what would load from a CDN: require.js (no page uses it), the
+# widget manager (executed notebooks keep no widget state) and Mermaid (no lesson has a diagram).
+TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock -%}
+{%- block jupyter_widgets -%}{%- endblock -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock -%}
+"""
+MATHJAX_URL = "static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
+def mathjax_folder() -> Path:
+    """MathJax 2.7 as ``jupyter-server-mathjax`` ships it (the classic Notebook's own copy)."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError as e:
+        raise ImportError("the website needs MathJax from jupyter-server-mathjax: pip install -e '.[dev]'") from e
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
 
 
 def binder_url(path: str) -> str:
     """The link that opens ``path`` (e.g. ``lessons/00_learning_from_examples.ipynb``) in JupyterLab on Binder."""
     return BINDER.format(path=path)
+
+
+def colab_url(path: str) -> str:
+    """The link that opens ``path`` in Google Colab, from the repository's default branch on GitHub."""
+    return COLAB.format(path=path)
 
 
 def title(nb) -> str:
@@ -90,25 +121,27 @@ def build(out: Path, root: Path = ROOT) -> list[Path]:
         shutil.rmtree(out)
     (out / "static").mkdir(parents=True)
     shutil.copy(PLOTLY_JS, out / "static" / "plotly.min.js")
-    exporter = HTMLExporter(template_name="lab")
+    shutil.copytree(mathjax_folder(), out / "static" / "mathjax")
+    exporter = HTMLExporter(template_name="lab", raw_template=TEMPLATE, mathjax_url=MATHJAX_URL)
 
     pages, items = [], []
     for path in lessons:
         nb = nbformat.read(path, as_version=4)
         figures, name, launch = _plotly_as_html(nb), title(nb), binder_url(f"lessons/{path.name}")
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
-        problem_set = f"exercises/{path.name}"
-        links = ['<a href="index.html">symml</a>', f'<a href="{launch}">launch this lesson on Binder</a>']
+        lesson, problem_set = f"lessons/{path.name}", f"exercises/{path.name}"
+        links = ['<a href="index.html">symml</a>', f'this lesson on <a href="{launch}">Binder</a> · <a href="{colab_url(lesson)}">Colab</a>']
         if (root / problem_set).exists():
-            links.append(f'<a href="{binder_url(problem_set)}">its problem set on Binder</a>')
+            links.append(f'its problem set on <a href="{binder_url(problem_set)}">Binder</a> · <a href="{colab_url(problem_set)}">Colab</a>')
         page = out / f"{path.stem}.html"
         page.write_text(_lesson_page(body, links))
         pages.append(page)
-        items.append(f'<li><a href="{page.name}">{html.escape(name)}</a> — {figures} figure{"s" * (figures != 1)} · <a href="{launch}">Binder</a></li>')
+        items.append(f'<li><a href="{page.name}">{html.escape(name)}</a> — {figures} figure{"s" * (figures != 1)} · '
+                     f'<a href="{launch}">Binder</a> · <a href="{colab_url(lesson)}">Colab</a></li>')
 
     index = (f"<h1>symml: symmetry-equivariant machine learning</h1>"
              f"<p>A course in {len(lessons)} lessons, each with an autotested problem set. Read the lessons here, or run them: "
-             f'<a href="{binder_url(f"lessons/{lessons[0].name}")}">launch the course on Binder</a>, or <code>make lab</code> on your machine.</p>'
+             f'launch the course on <a href="{binder_url(f"lessons/{lessons[0].name}")}">Binder</a> or <a href="{colab_url(f"lessons/{lessons[0].name}")}">Colab</a>, or <code>make lab</code> on your machine.</p>'
              f'<ol start="0">{"".join(items)}</ol><p><a href="instructors.html">For instructors</a></p>')
     (out / "index.html").write_text(_plain_page("symml", index))
     guide = root / "docs" / "instructors.md"
