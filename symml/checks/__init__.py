@@ -93,7 +93,7 @@ from symml.checks.hints import (  # the lesson files import them from here
     error_size,
 )
 
-__all__ = ["MIMETYPE", "Case", "Exercise", "Verdict", "as_bool", "check", "choice", "close", "error_size", "exercise", "exercises", "grade", "judge", "lessons", "run_answer"]
+__all__ = ["MIMETYPE", "Case", "Exercise", "Verdict", "as_bool", "check", "choice", "close", "error_size", "exercise", "exercises", "grade", "judge", "lessons", "run_answer", "score"]
 
 MIMETYPE = "application/vnd.symml.check+json"
 ICONS = {"passed": "✅", "failed": "❌", "not attempted": "⏳"}
@@ -179,6 +179,10 @@ class Exercise:
         with torch.random.fork_rng(devices=[]):  # the cases never touch the notebook's global RNG
             found = cases(g) if callable(cases) else cases
             return [c if isinstance(c, Case) else Case(*c) for c in found]
+
+    def tests(self, seed: int) -> list[list[Case]]:
+        """What a grader scores, in equal shares: the visible cases, then each hidden case alone."""
+        return [self.inputs(seed)] + [[case] for case in self.hidden_inputs(seed)]
 
     def forbidden_calls(self) -> dict:
         """``{display name: callable}``: the declared forbidden calls and the reference."""
@@ -368,6 +372,29 @@ def grade(exercise_id: str, answer, seed: int | None = None) -> Verdict:
 
 
 SUBMITTED: dict = {}  # exercise id -> the answer last passed to check()
+
+
+def score(exercise_id: str, answer=Ellipsis, seed: int = 0) -> float:
+    """The points ``answer`` earns, counted as ``symml grade`` counts them; prints the first failure.
+
+    Default answer: the one last given to ``check`` (before it swapped in the reference). This is
+    what an nbgrader export's hidden tests call in the student's kernel, so nbgrader's partial
+    credit equals ``symml grade``'s points; an unattempted exercise scores 0.
+    """
+    import warnings
+
+    ex = exercise(exercise_id)
+    answer = SUBMITTED.get(exercise_id, ...) if answer is Ellipsis else answer
+    passed, tests = 0, ex.tests(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nbgrader gives no credit to a cell that writes to stderr
+        for cases in tests:
+            v = judge(ex, cases, run_answer(ex, answer, cases))
+            if v.status == "passed":
+                passed += 1
+            elif passed == 0 and len(cases) > 1:
+                print(f"{exercise_id}: {v.status}: {v.message}")
+    return round(float(ex.points) * passed / len(tests), 3)
 
 
 def check(exercise_id: str, answer, *, seed: int | None = None):

@@ -201,7 +201,7 @@ def _grade_exercise(kernel, ex, options: Options) -> dict:
     from symml.checks import judge
 
     checks_dir = str(Path(__file__).resolve().parent.parent / "checks")
-    tests = [ex.inputs(options.seed)] + [[case] for case in ex.hidden_inputs(options.seed)]
+    tests = ex.tests(options.seed)
     verdicts = []
     for cases in tests:
         buffer = io.BytesIO()

@@ -62,7 +62,7 @@ def _regions(lines: list[str], begin: str, end: str, where: str):
         raise MarkerError(f"{where}: {begin!r} without {end!r} (line {start + 1})")
 
 
-def _prompt(marker_line: str) -> str:
+def prompt_of(marker_line: str) -> str:
     prompt = marker_line.strip()[len(BEGIN_SOLUTION):].strip(" :-—")
     return prompt or DEFAULT_PROMPT
 
@@ -94,7 +94,7 @@ def student_source(source: str, cell_type: str = "code", where: str = "cell") ->
     for a, b in _regions(kept, BEGIN_SOLUTION, END_SOLUTION, where):
         out += kept[last:a]
         indent = kept[a][: len(kept[a]) - len(kept[a].lstrip())]
-        prompt = _prompt(kept[a])
+        prompt = prompt_of(kept[a])
         if cell_type != "code":
             out.append(f"{indent}*✏️ {prompt}*")
         elif indent:

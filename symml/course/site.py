@@ -38,10 +38,18 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 # nbconvert's lab template, less what would load from a CDN: require.js (no page uses it), the
 # widget manager (executed notebooks keep no widget state) and Mermaid (no lesson has a diagram).
+# jupyter-server-mathjax ships MathJax's STIX-Web fonts only (not its default TeX fonts): typeset
+# with those, as the classic Notebook did, and never with whatever fonts the reader has installed.
 TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock -%}
 {%- block jupyter_widgets -%}{%- endblock -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock -%}
+{%- block html_head_js_mathjax -%}
+<script type="text/x-mathjax-config">
+MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null}});
+</script>
+{{ super() }}
+{%- endblock html_head_js_mathjax -%}
 """
 MATHJAX_URL = "static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
 
