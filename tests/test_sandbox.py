@@ -29,7 +29,8 @@ HOSTILE = {
     # rewrite the package, the solutions, the gradebook and another student's notebook
     "rewriter": """
 import pathlib, symml.checks
-for target in [pathlib.Path(symml.checks.__file__).parent / "lesson{lesson}.py", pathlib.Path({solution!r}), pathlib.Path({gradebook!r}), pathlib.Path({honest!r})]:
+for target in [pathlib.Path(symml.checks.__file__).parent / "lesson{lesson}.py", pathlib.Path({solution!r}), pathlib.Path({gradebook!r}),
+               pathlib.Path({honest!r}), pathlib.Path({secret!r})]:
     try:
         target.write_text("hacked")
     except Exception as e:
@@ -39,7 +40,7 @@ for target in [pathlib.Path(symml.checks.__file__).parent / "lesson{lesson}.py",
     "spy": """
 import os, pathlib, socket
 found = []
-for p in [{readme!r}, {honest!r}, {submitted!r}]:
+for p in [{secret!r}, {honest!r}, {submitted!r}]:
     try:
         found.append(pathlib.Path(p).read_text()[:100] if not os.path.isdir(p) else str(os.listdir(p)))
     except Exception as e:
@@ -176,8 +177,11 @@ def hostile_class(tmp_path_factory):
 
     threading.Thread(target=accept, daemon=True).start()
     leak = Path("/tmp") / f"symml-leak-{secrets.token_hex(4)}"
+    secret = folder / "instructor" / "notes.txt"  # a file of the instructor's, beside the class
+    secret.parent.mkdir()
+    secret.write_text("the answers to next week's exam")
     values = {"lesson": LESSON, "solution": str(SOLUTION), "gradebook": str(out.with_suffix(".json")), "honest": str(honest_paths[0]),
-              "readme": str(ROOT / "README.md"), "submitted": str(submitted), "leak": str(leak), "port": server.getsockname()[1],
+              "secret": str(secret), "submitted": str(submitted), "leak": str(leak), "port": server.getsockname()[1],
               "honest_report": str(feedback / "honest1" / SOLUTION.stem / (SOLUTION.stem + ".md")), "feedback": str(feedback), "marker": MARKER}
     for student, code in HOSTILE.items():
         nb = fresh(nbformat.read(SOLUTION, as_version=4))
@@ -185,7 +189,7 @@ def hostile_class(tmp_path_factory):
         path = submitted / student / SOLUTION.stem / SOLUTION.name
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
-    protected = [SOLUTION, ROOT / "README.md", Path(checks.__file__).parent / f"lesson{LESSON}.py", *honest_paths]
+    protected = [SOLUTION, secret, Path(checks.__file__).parent / f"lesson{LESSON}.py", *honest_paths]
     before = {p: digest(p) for p in protected}
     cmd = [sys.executable, "-m", "symml", "grade", str(submitted), "--out", str(out), "--quiet", "--jobs", "2", "--cell-timeout", "120"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=3000)
