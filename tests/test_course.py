@@ -181,3 +181,8 @@ def test_solutions_pass_and_exercises_start_not_attempted(solution, exercise):
     assert {d["status"] for _, d in outputs(solved, MIMETYPE)} == {"passed"}
     assert checked_ids(student) == ids
     assert {d["status"] for _, d in outputs(student, MIMETYPE)} == {"not attempted"}
+
+
+@pytest.mark.parametrize("solution, exercise", list(course.pairs(ROOT)), ids=lambda p: p.name)
+def test_solutions_agree_with_their_declarations(solution, exercise):
+    assert course.declaration_problems(nbformat.read(solution, as_version=4), solution.name[:2]) == []

@@ -25,6 +25,7 @@ Executing uses a ``python3`` kernel of the Python running this command, in the n
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -126,6 +127,44 @@ def student_notebook(solution: nbformat.NotebookNode, name: str = "notebook") ->
     return nb
 
 
+CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d\.\d+)["']\s*,\s*([A-Za-z_][A-Za-z_0-9]*)""")
+
+
+def declaration_problems(solution: nbformat.NotebookNode, lesson: str) -> list[str]:
+    """How a solutions notebook disagrees with its lesson's declarations (``symml/checks/lessonNN.py``).
+
+    Every declared exercise needs exactly one check call, binding the declared ``name``, after
+    exactly one solution region of its own; nothing else may be checked.
+    """
+    from symml.checks import exercises
+
+    try:
+        declared = exercises(lesson)
+    except ModuleNotFoundError:
+        return [f"no declarations: symml/checks/lesson{lesson}.py is missing"]
+    problems, pending, seen = [], 0, []
+    for k, cell in enumerate(solution.cells):
+        if cell.cell_type != "code":
+            continue
+        pending += len(list(_regions(cell.source.split("\n"), BEGIN_SOLUTION, END_SOLUTION, f"cell {k}")))
+        for exercise_id, name in CHECK_CALL.findall(cell.source):
+            if exercise_id not in declared:
+                problems.append(f"cell {k} checks {exercise_id}, which symml/checks/lesson{lesson}.py does not declare")
+                continue
+            if name != declared[exercise_id].name:
+                problems.append(f"cell {k} checks {exercise_id} with `{name}`, but its declaration says name={declared[exercise_id].name!r}")
+            if pending != 1:
+                problems.append(f"cell {k} checks {exercise_id} after {pending} solution regions (want exactly one per exercise)")
+            pending = 0
+            seen.append(exercise_id)
+    missing = [e for e in declared if e not in seen]
+    if missing:
+        problems.append(f"declared but never checked: {', '.join(missing)}")
+    if seen != [e for e in declared if e in seen]:
+        problems.append("the check calls are not in the order of the declarations")
+    return problems
+
+
 def signature(nb) -> list[tuple]:
     """What ``release --check`` compares: each cell's type, source and tags."""
     return [(c.cell_type, c.source, tuple(c.metadata.get("tags", ()))) for c in nb.cells]
@@ -167,7 +206,11 @@ def release(root: Path = ROOT, run: bool = True, force: bool = False, only=()) -
     for solution, target in pairs(root):
         if only and solution.name[:2] not in only:
             continue
-        nb = student_notebook(nbformat.read(solution, as_version=4), solution.name)
+        source = nbformat.read(solution, as_version=4)
+        problems = declaration_problems(source, solution.name[:2])
+        if problems:
+            raise MarkerError(f"solutions/{solution.name}: " + "; ".join(problems))
+        nb = student_notebook(source, solution.name)
         if not force and target.exists() and signature(nbformat.read(target, as_version=4)) == signature(nb):
             continue  # in step already: keep its executed outputs, no churn in git
         target.parent.mkdir(exist_ok=True)
