@@ -1,5 +1,7 @@
 """symml.nn: equal to e3nn where e3nn computes the same thing, equivariant everywhere, and it learns."""
 
+import math
+
 import pytest
 import torch
 from conftest import DEVICES, random_O3
@@ -116,6 +118,45 @@ def test_radial_basis_goes_smoothly_to_zero(float64):
     near = (r.detach() - 2.0).abs() < 0.011
     assert B[near].abs().max() < 1e-5 and dB[near].abs().max() < 1e-3
     assert B[:200].abs().max() > 0.5
+
+
+def polynomial_envelope(x, p):
+    """DimeNet's envelope (Klicpera et al., ICLR 2020), NequIP's ``PolynomialCutoff``, written from its formula
+    (for x < 1; works on tensors and on sympy symbols)."""
+    return 1 - (p + 1) * (p + 2) / 2 * x**p + p * (p + 2) * x ** (p + 1) - p * (p + 1) / 2 * x ** (p + 2)
+
+
+def test_polynomial_envelope_vanishes_smoothly_at_the_cutoff():
+    import sympy
+
+    x, p = sympy.symbols("x p", positive=True)
+    u = polynomial_envelope(x, p)
+    assert sympy.simplify(u.subs(x, 1)) == 0
+    assert sympy.simplify(sympy.diff(u, x).subs(x, 1)) == 0
+    assert sympy.simplify(sympy.diff(u, x, 2).subs(x, 1)) == 0
+    assert sympy.expand(u.subs(p, 6)) == 1 - 28 * x**6 + 48 * x**7 - 21 * x**8
+
+
+@pytest.mark.parametrize("r_max, number", [(2.0, 8), (1.7, 5)])
+def test_radial_basis_is_e3nn_bessel_times_nequip_envelope(float64, r_max, number):
+    """Lesson 08's table: radial_basis = e3nn's soft_one_hot_linspace(basis="bessel", cutoff=True) × the p = 6 envelope."""
+    from e3nn.math import soft_one_hot_linspace
+
+    r = torch.linspace(0.01, 1.3 * r_max, 400)  # e3nn's sin(nπr/r_max)/r is 0/0 at r = 0
+    envelope = (polynomial_envelope(r / r_max, p=6) * (r < r_max))[:, None]
+    ours = radial_basis(r, r_max, number)
+    e3nn_bessel = soft_one_hot_linspace(r, 0.0, r_max, number, basis="bessel", cutoff=True)
+    torch.testing.assert_close(ours, e3nn_bessel * envelope, rtol=0, atol=1e-12)
+    # NequIP's BesselBasis with its initial frequencies nπ: the prefactor is 2/r_max, not √(2/r_max)
+    n = torch.arange(1, number + 1)
+    nequip_bessel = 2 / r_max * torch.sin(n * math.pi * r[:, None] / r_max) / r[:, None]
+    torch.testing.assert_close(ours, math.sqrt(r_max / 2) * nequip_bessel * envelope, rtol=0, atol=1e-12)
+    # without the envelope e3nn's basis reaches 0 at r_max with a kink: slope -√(2/r_max) π/r_max² for n = 1
+    edge = torch.tensor([r_max - 1e-7], requires_grad=True)
+    (slope,) = torch.autograd.grad(soft_one_hot_linspace(edge, 0.0, r_max, number, basis="bessel", cutoff=True)[0, 0], edge)
+    assert abs(float(slope) + math.sqrt(2 / r_max) * math.pi / r_max**2) < 1e-5
+    (slope,) = torch.autograd.grad(radial_basis(edge, r_max, number)[0, 0], edge)
+    assert abs(float(slope)) < 1e-10
 
 
 def brute_force_edges(pos, r_max, batch):
