@@ -7,8 +7,9 @@ Conventions are those of e3nn 0.6, so that everything here can be compared with 
   of the l=2 harmonics is ``y² - (x² + z²)/2``;
 * Euler angles are Y-X-Y: ``R(α, β, γ) = R_y(α) R_x(β) R_y(γ)``.
 
-Older e3nn (≤ 0.5) and many slides order vectors as ``(y, z, x)``; the physics is the same, the
-labels of the basis vectors are permuted. Lesson 06 shows both.
+e3nn before release 0.2.2 (early 2021, when its Euler angles changed from Z-Y-Z to Y-X-Y; see the
+"Change of Basis" page of e3nn's documentation) ordered vectors as ``(y, z, x)``, and so do the talk's
+slides. The physics is the same; the labels of the basis vectors are permuted. Lesson 06 shows both.
 
 How the irreps are built (lesson 02): a rotation by angle θ about the unit axis n is
 ``D(R) = exp(θ n·L)``, where ``L = (L_x, L_y, L_z)`` are three real antisymmetric matrices, the
