@@ -7,6 +7,8 @@ r"""Small generated datasets for the lessons: seeded, nothing downloaded.
   and the forces ``F = −∂E/∂pos`` from autograd.
 * ``point_clouds``: random clouds of points with an invariant target (a smooth pair and angle
   energy), for learning curves.
+* ``perovskite``: an ABX₃ perovskite in a 20-atom cell, its octahedra tilted in Glazer's notation
+  (``glazer_rotations``), for structural phase transitions such as cubic Pm-3m → Pnma.
 """
 
 import math
@@ -15,7 +17,7 @@ import torch
 
 from symml.so3 import rand_matrix
 
-__all__ = ["TETRIS_NAMES", "cloud_energy", "flatten_graphs", "point_clouds", "tetris", "tetris_predict", "tetris_targets", "water", "water_energy"]
+__all__ = ["PEROVSKITE_B_SITES", "SI_LATTICE", "SW_SILICON", "TETRIS_NAMES", "cloud_energy", "diamond_silicon", "energy_and_forces", "flatten_graphs", "glazer_rotations", "perovskite", "point_clouds", "silicon", "silicon_splits", "stillinger_weber", "tetris", "tetris_predict", "tetris_targets", "water", "water_energy"]
 
 TETRIS_NAMES = ["chiral_left", "chiral_right", "square", "line", "corner", "L", "T", "zigzag"]
 _TETRIS = [  # the cubes' centres, in units of the cube's edge
@@ -144,3 +146,187 @@ def point_clouds(n: int, points: int = 6, scale: float = 1.0, seed: int = 0, dty
     """``n`` clouds of ``points`` Gaussian points (std ``scale``): ``pos (n, points, 3)`` and ``energy (n,)`` from ``cloud_energy``."""
     pos = scale * torch.randn(n, points, 3, generator=_generator(seed), dtype=dtype or torch.get_default_dtype())
     return pos, cloud_energy(pos)
+
+
+# ---- Stillinger–Weber silicon
+
+# Stillinger & Weber, Phys. Rev. B 31, 5262 (1985): energies in eV, lengths in Å.
+SW_SILICON = dict(epsilon=2.1683, sigma=2.0951, a=1.80, lam=21.0, gamma=1.20, A=7.049556277, B=0.6022245584, p=4, q=0)
+SI_LATTICE = 5.431  # Å, the cubic cell of diamond silicon
+_DIAMOND = [(0, 0, 0), (0, 0.5, 0.5), (0.5, 0, 0.5), (0.5, 0.5, 0), (0.25, 0.25, 0.25), (0.25, 0.75, 0.75), (0.75, 0.25, 0.75), (0.75, 0.75, 0.25)]
+
+
+def _edge_pairs(edge_dst: torch.Tensor, num_nodes: int):
+    """Every ordered pair ``(e1, e2)``, ``e1 ≠ e2``, of edges into the same node: the angles ``j–i–k`` of a graph."""
+    order = torch.argsort(edge_dst, stable=True)  # edges grouped by their centre
+    degree = torch.bincount(edge_dst, minlength=num_nodes)
+    first = torch.cumsum(degree, 0) - degree  # where each centre's group starts in `order`
+    group = degree[edge_dst[order]]  # the size of each sorted edge's group
+    e1 = torch.repeat_interleave(torch.arange(len(order), device=edge_dst.device), group)
+    start = torch.repeat_interleave(torch.cumsum(group, 0) - group, group)
+    e2 = first[edge_dst[order]][e1] + torch.arange(len(e1), device=edge_dst.device) - start
+    distinct = e1 != e2
+    return order[e1[distinct]], order[e2[distinct]]
+
+
+def stillinger_weber(pos: torch.Tensor, cell: torch.Tensor | None = None, batch: torch.Tensor | None = None, **params) -> torch.Tensor:
+    r"""The Stillinger–Weber energy of silicon, ``pos (N, 3)`` → ``(num_graphs,)`` in eV (differentiable).
+
+    ``E = Σ_{i<j} φ₂(r_ij) + Σ_i Σ_{j<k} φ₃(r_ij, r_ik, θ_jik)`` with, for ``r < aσ``,
+
+        φ₂(r) = A ε [B (σ/r)^p − (σ/r)^q] exp(σ / (r − aσ))
+        φ₃ = λ ε (cos θ_jik + 1/3)² exp(γσ / (r_ij − aσ)) exp(γσ / (r_ik − aσ)),
+
+    parameters ``SW_SILICON`` unless given as keywords. The three-body term vanishes at the
+    tetrahedral angle (cos θ = −1/3) and penalises every other: it is what makes diamond stable,
+    and it depends on angles, which no sum of pair terms can express.
+    ``cell``: lattice vectors as rows, ``(3, 3)`` or ``(num_graphs, 3, 3)``, for periodic cells;
+    ``batch (N,)``: the graph index of each atom (see ``symml.nn.radius_graph``).
+    """
+    from symml.nn import (  # here, not at the top: symml.nn is the heavier module
+        _check_batch,
+        radius_graph,
+    )
+
+    p = {**SW_SILICON, **params}
+    eps, sigma, cutoff = p["epsilon"], p["sigma"], p["a"] * p["sigma"]
+    batch = _check_batch(batch, len(pos), pos.device)
+    src, dst, shift = radius_graph(pos, cutoff, batch, cell)
+    vec = pos[src] + shift - pos[dst]  # from atom dst to (an image of) atom src
+    r = vec.norm(dim=-1)
+    num_graphs = int(batch.max()) + 1 if len(batch) else 0
+
+    # each pair appears as two directed edges, hence the 1/2
+    pair = p["A"] * eps * (p["B"] * (sigma / r) ** p["p"] - (sigma / r) ** p["q"]) * torch.exp(sigma / (r - cutoff))
+    energy = pos.new_zeros(num_graphs).index_add(0, batch[dst], 0.5 * pair)
+
+    # each angle j–i–k appears as two ordered pairs of edges, hence the 1/2 again
+    e1, e2 = _edge_pairs(dst, len(pos))
+    cos = (vec[e1] * vec[e2]).sum(-1) / (r[e1] * r[e2])
+    radial = torch.exp(p["gamma"] * sigma / (r - cutoff))
+    triple = p["lam"] * eps * (cos + 1 / 3) ** 2 * radial[e1] * radial[e2]
+    return energy.index_add(0, batch[dst[e1]], 0.5 * triple)
+
+
+def diamond_silicon(repeat=(1, 1, 1), lattice: float = SI_LATTICE, dtype=None):
+    """The perfect diamond crystal: ``pos (8·r₁r₂r₃, 3)`` and ``cell (3, 3)`` (rows), ``repeat`` cubic cells along x, y, z."""
+    dtype = dtype or torch.get_default_dtype()
+    basis = torch.tensor(_DIAMOND, dtype=dtype)
+    cells = torch.cartesian_prod(*[torch.arange(n, dtype=dtype) for n in repeat]).reshape(-1, 3)
+    frac = ((cells[:, None, :] + basis[None]) / torch.tensor(repeat, dtype=dtype)).reshape(-1, 3)
+    cell = lattice * torch.diag(torch.tensor(repeat, dtype=dtype))
+    return frac @ cell, cell
+
+
+def energy_and_forces(energy_fn, pos: torch.Tensor, cell: torch.Tensor | None = None, training: bool = False):
+    """``energy_fn(pos (G·n, 3), cell, batch) → (G,)`` on structures ``pos (G, n, 3)``: ``energy (G,)``, ``forces (G, n, 3)``.
+
+    Forces are ``F = −∂E/∂pos`` by autograd; ``training=True`` keeps the graph of that derivative,
+    so a loss on the forces can be differentiated again (with respect to a model's weights).
+    """
+    G, n, _ = pos.shape
+    nodes, batch = flatten_graphs(pos)
+    nodes = nodes.detach().requires_grad_(True)
+    with torch.enable_grad():
+        energy = energy_fn(nodes, cell, batch)
+        (grad,) = torch.autograd.grad(energy.sum(), nodes, create_graph=training)
+    if not training:
+        energy = energy.detach()
+    return energy, -grad.reshape(G, n, 3)
+
+
+def silicon(n: int, repeat=(1, 1, 1), noise: float = 0.1, strain: float = 0.02, seed: int = 0, dtype=None) -> dict:
+    """``n`` thermally disordered diamond-silicon cells labelled with Stillinger–Weber energies and forces.
+
+    Each cell is the perfect crystal (``diamond_silicon(repeat)``) strained by a random symmetric
+    matrix ``ε`` (entries uniform in ±``strain``; cell → cell (1 + ε)), then every atom displaced by
+    Gaussian noise of std ``noise`` Å per coordinate, a snapshot of a warm crystal.
+
+    Returns ``{"pos": (n, atoms, 3), "cell": (n, 3, 3), "energy": (n,) eV, "forces": (n, atoms, 3) eV/Å}``.
+    """
+    g = _generator(seed)
+    dtype = dtype or torch.get_default_dtype()
+    pos0, cell0 = diamond_silicon(repeat, dtype=dtype)
+    e = strain * (2 * torch.rand(n, 3, 3, generator=g, dtype=dtype) - 1)
+    deform = torch.eye(3, dtype=dtype) + (e + e.transpose(1, 2)) / 2
+    cell = cell0 @ deform
+    pos = pos0 @ deform + noise * torch.randn(n, len(pos0), 3, generator=g, dtype=dtype)
+    energy, forces = energy_and_forces(stillinger_weber, pos, cell)
+    return {"pos": pos, "cell": cell, "energy": energy, "forces": forces}
+
+
+def silicon_splits(seed: int, pool: int = 128, valid: int = 16, test: int = 100) -> tuple[dict, dict, dict]:
+    """The data of the silicon learning curves: ``(pool, valid, test)``, each in ``silicon``'s layout.
+
+    ``pool``: ``pool`` training cells drawn with ``seed``; a training set of size N is its first N
+    cells, so the sets of one seed are nested. ``valid`` (early stopping) and ``test`` (the reported
+    errors) are drawn with their own fixed seeds, the same for every training seed and N.
+    """
+    return silicon(pool, seed=seed), silicon(valid, seed=10_000), silicon(test, seed=20_000)
+
+
+# ---- perovskites with tilted octahedra (lesson 11)
+
+PEROVSKITE_B_SITES = ((0, 0, 0), (1, 0, 0), (0, 0, 1), (1, 0, 1))  # the √2×√2×2 cell's B sites, in cubic lattice constants
+
+
+def glazer_rotations(sites, tilts, phases: str = "--+", dtype=None) -> torch.Tensor:
+    r"""Rotation vectors ``ω`` (radians) of the octahedra on the B sites ``sites (n, 3)`` → ``(n, 3)``.
+
+    ``sites`` are whole-number cubic coordinates (in lattice constants), the cubic axes being x, y, z.
+    Glazer's notation (Glazer, Acta Cryst. B 28, 3384 (1972)): the octahedra turn by ``tilts[a]``
+    degrees about axis a. Two octahedra that share a corner across the plane ⟂ a must turn opposite
+    ways about a; along a they turn the same way (``phases[a] == "+"``, in-phase) or opposite ways
+    (``"-"``, anti-phase):
+
+        ω_a(n) = θ_a (−1)^{Σ_{b≠a} n_b}   ("+"),        ω_a(n) = θ_a (−1)^{n_x + n_y + n_z}   ("−").
+    """
+    if len(tilts) != 3 or len(phases) != 3 or set(phases) - {"+", "-"}:
+        raise ValueError(f"tilts must be three angles (degrees about x, y, z) and phases three of '+' or '-', got {tilts!r}, {phases!r}")
+    dtype = dtype or torch.get_default_dtype()
+    n = torch.as_tensor(sites, dtype=torch.float64).round().long()
+    in_phase = torch.tensor([p == "+" for p in phases])
+    parity = n.sum(-1, keepdim=True) - n * in_phase  # Σ_{b≠a} n_b for "+", Σ_b n_b for "−"
+    return torch.deg2rad(torch.tensor(tilts, dtype=dtype)) * (1 - 2 * (parity % 2)).to(dtype)
+
+
+def perovskite(tilts=(0.0, 0.0, 0.0), phases: str = "--+", a: float = 3.905, dtype=None):
+    r"""A perovskite ABX₃ (SrTiO₃-like, cubic lattice constant ``a`` in Å) in its 20-atom √2×√2×2 cell, octahedra tilted.
+
+    The cell's rows are ``(a, a, 0)``, ``(−a, a, 0)``, ``(0, 0, 2a)``: the cubic axes stay the
+    Cartesian ones. In cubic coordinates the four B atoms sit at ``PEROVSKITE_B_SITES`` ``n``, the A
+    atoms at ``n + (½, ½, ½)`` and the X atoms at ``n + e_k/2``: each B is the centre of an octahedron
+    of six X. The octahedron on ``n`` is turned by ``R_n = exp(ω_n · L)``, ``ω`` from ``glazer_rotations``;
+    the X shared by the octahedra on ``n`` and ``n + e_k`` goes to the midpoint of the two places they
+    would put it, ``a [n + e_k/2 + (R_n − R_{n+e_k}) e_k/4]`` (the two agree to first order in the angles,
+    since the neighbours' rotations perpendicular to the bond are opposite). The A atoms do not move.
+
+    Glazer's tilt systems that fit this cell, and their space groups (Howard & Stokes, Acta Cryst. B 54,
+    782 (1998)): a⁻a⁻c⁺ (``tilts=(α, α, γ)``, ``phases="--+"``) Pnma; a⁻a⁻c⁰ Imma; a⁰a⁰c⁺ P4/mbm;
+    a⁰a⁰c⁻ I4/mcm; a⁻a⁻a⁻ R-3c; a⁻b⁻c⁺ with α ≠ β P2₁/m.
+
+    Returns ``pos (20, 3)`` (4 A, then 4 B, then 12 X), ``types`` (a list of "A", "B", "X") and ``cell (3, 3)``.
+    Raises ``ValueError`` for an in-phase tilt about x or y: its sign pattern ``(−1)^{n_y+n_z}`` flips
+    under the cell vector ``(a, a, 0)``, so it does not repeat in this cell.
+    """
+    from symml.so3 import so3_generators
+
+    dtype = dtype or torch.get_default_dtype()
+    for axis in (0, 1):
+        if phases[axis : axis + 1] == "+" and tilts[axis] != 0:
+            raise ValueError(f"an in-phase tilt about {'xy'[axis]} does not fit the √2×√2×2 cell (only z may have phase '+'), got phases {phases!r}")
+    B = torch.tensor(PEROVSKITE_B_SITES, dtype=dtype)
+    e = torch.eye(3, dtype=dtype)
+    L = so3_generators(1, dtype=dtype)
+
+    def turn(sites):  # R_n for each site, shape (n, 3, 3)
+        return torch.matrix_exp(torch.einsum("na,abc->nbc", glazer_rotations(sites, tilts, phases, dtype), L))
+
+    X = []
+    for k in range(3):  # the corner along +e_k of every octahedron: shared with the one on n + e_k
+        R_here, R_there = turn(B), turn(B + e[k])
+        X.append(B + e[k] / 2 + (R_here @ e[k] - R_there @ e[k]) / 4)
+    X = torch.stack(X, dim=1).reshape(-1, 3)  # B site by B site: its +x, +y, +z corners
+    pos = a * torch.cat([B + 0.5, B, X])
+    cell = a * torch.tensor([[1.0, 1, 0], [-1, 1, 0], [0, 0, 2]], dtype=dtype)
+    return pos, ["A"] * 4 + ["B"] * 4 + ["X"] * 12, cell
