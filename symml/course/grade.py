@@ -38,8 +38,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-import nbformat
-
 CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d)\.\d+["']""")
 OUTCOMES = "application/vnd.symml.outcomes+base64"
 MAX_OUTPUT_CHARS = 100_000  # per submission: what a notebook prints beyond this is noted
@@ -49,21 +47,18 @@ FIELDS = ["student", "lesson", "points", "max_points", "reason", "sandbox", "sub
 # The code the grader sends to ask for an answer. It runs in the student's kernel, so it trusts
 # nothing there but what it loads itself; what it sends back is data.
 PROBE = """
-def __symml_probe(name, exercise_id, cases, checks_dir, private, mimetype):
+def __symml_probe(name, exercise_id, tests, checks_dir, private, mimetype):
     import base64, importlib.util, io, sys
     import torch as _torch
     from IPython.display import publish_display_data
-    spec = importlib.util.spec_from_file_location(private, checks_dir + "/__init__.py", submodule_search_locations=[checks_dir])
-    checks = importlib.util.module_from_spec(spec)
-    sys.modules[private] = checks
-    spec.loader.exec_module(checks)
+    checks = sys.modules.get(private)
+    if checks is None:  # loaded once per submission, from the read-only package, under a name chosen now
+        spec = importlib.util.spec_from_file_location(private, checks_dir + "/__init__.py", submodule_search_locations=[checks_dir])
+        checks = importlib.util.module_from_spec(spec)
+        sys.modules[private] = checks
+        spec.loader.exec_module(checks)
     submitted = getattr(sys.modules.get("symml.checks"), "SUBMITTED", {})
     answer = submitted[exercise_id] if exercise_id in submitted else globals().get(name)
-    args = _torch.load(io.BytesIO(base64.b64decode(cases)), weights_only=True)
-    if answer is None:
-        outcomes = [("error", f"NameError: `{name}` is not defined")] * len(args)
-    else:
-        outcomes = checks.run_answer(checks.exercise(exercise_id), answer, [checks.Case(*a) for a in args])
     def plain(x):
         if isinstance(x, _torch.Tensor) or x is None or isinstance(x, (bool, int, float, complex, str)):
             return x
@@ -74,8 +69,16 @@ def __symml_probe(name, exercise_id, cases, checks_dir, private, mimetype):
         if type(x).__module__ == "numpy":
             return _torch.as_tensor(x)
         return str(x)  # an object the grader cannot take as data: keep what it says
+    results = []
+    for cases in tests:
+        args = _torch.load(io.BytesIO(base64.b64decode(cases)), weights_only=True)
+        if answer is None:
+            outcomes = [("error", f"NameError: `{name}` is not defined")] * len(args)
+        else:
+            outcomes = checks.run_answer(checks.exercise(exercise_id), answer, [checks.Case(*a) for a in args])
+        results.append([(s, plain(v)) for s, v in outcomes])
     buffer = io.BytesIO()
-    _torch.save([(s, plain(v)) for s, v in outcomes], buffer)
+    _torch.save(results, buffer)
     publish_display_data({mimetype: base64.b64encode(buffer.getvalue()).decode()})
 """
 
@@ -83,16 +86,26 @@ def __symml_probe(name, exercise_id, cases, checks_dir, private, mimetype):
 # ---------------------------------------------------------------- which lesson, which student
 
 
-def lesson_of(path: Path, nb=None) -> str | None:
+def lesson_of(path: Path, code=()) -> str | None:
     """The lesson a submission is for: ``NN_`` in its name or its folder's, else its own check calls."""
     for part in (path.name, path.parent.name):
         if m := re.match(r"(\d\d)_", part):
             return m.group(1)
-    if nb is not None:
-        found = {i for c in nb.cells if c.cell_type == "code" for i in CHECK_CALL.findall(c.source)}
-        if len(found) == 1:
-            return found.pop()
-    return None
+    found = {i for source in code for i in CHECK_CALL.findall(source)}
+    return found.pop() if len(found) == 1 else None
+
+
+def code_cells(path: Path) -> list[str]:
+    """The sources of a notebook's code cells, read as plain JSON (nbformat's validation costs seconds)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(nb, dict) or nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
+        raise ValueError("not a version 4 notebook")
+    code = []
+    for cell in nb["cells"]:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            code.append("".join(source) if isinstance(source, list) else str(source))
+    return code
 
 
 def student_of(path: Path, root: Path) -> str:
@@ -148,13 +161,12 @@ def grade_submission(path: Path, student: str, options: Options) -> dict:
     from symml.checks import exercise, exercises
 
     try:
-        nb = nbformat.read(path, as_version=4)
-        code = [c.source for c in nb.cells if c.cell_type == "code"]
+        code = code_cells(path)
     except Exception as e:
         row = new_row(path, student, lesson_of(path), options.sandbox)
         row["reason"] = f"not a readable notebook ({type(e).__name__}: {str(e)[:120]})"
         return row
-    lesson = lesson_of(path, nb)
+    lesson = lesson_of(path, code)
     row = new_row(path, student, lesson, options.sandbox)
     if not row["exercises"]:
         row["reason"] = f"no problem set {lesson} exists" if lesson else "cannot tell which lesson this is for: keep the NN_ of the exercise notebook's name"
@@ -185,8 +197,9 @@ def grade_submission(path: Path, student: str, options: Options) -> dict:
                 notes.append(f"cell {i + 1}: {status} {detail}".strip())
         if printed > MAX_OUTPUT_CHARS:
             notes.append(f"printed {printed:,} characters (only results were graded)")
+        private = f"_symml_grader_{secrets.token_hex(8)}"  # where the probes keep their own copy of symml.checks
         for exercise_id in exercises(lesson):
-            row["exercises"][exercise_id].update(_grade_exercise(kernel, exercise(exercise_id), options))
+            row["exercises"][exercise_id].update(_grade_exercise(kernel, exercise(exercise_id), options, private))
     finally:
         kernel.close()
     row["points"] = round(sum(r["points"] for r in row["exercises"].values()), 3)
@@ -194,39 +207,44 @@ def grade_submission(path: Path, student: str, options: Options) -> dict:
     return row
 
 
-def _grade_exercise(kernel, ex, options: Options) -> dict:
-    """Ask the kernel for the answer on each test (the visible cases, then each hidden case) and judge."""
+def _grade_exercise(kernel, ex, options: Options, private: str) -> dict:
+    """Ask the kernel for the answer on every test (the visible cases, then each hidden case) and judge each."""
     import torch
 
     from symml.checks import judge
 
     checks_dir = str(Path(__file__).resolve().parent.parent / "checks")
     tests = ex.tests(options.seed)
-    verdicts = []
+    encoded = []
     for cases in tests:
         buffer = io.BytesIO()
         torch.save([c.args for c in cases], buffer)
-        call = (ex.name, ex.id, base64.b64encode(buffer.getvalue()).decode(), checks_dir, f"_symml_grader_{secrets.token_hex(8)}", OUTCOMES)
-        received = []
-        status, detail, _ = kernel.run(PROBE + f"__symml_probe(*{call!r})\ndel __symml_probe\n", options.cell_timeout,
-                                       on_display=lambda data: received.append(data[OUTCOMES]) if OUTCOMES in data else None)
-        if status != "ok" or len(received) != 1:
-            verdicts.append(("failed", f"the answer could not be computed ({status}: {detail or 'no result'})"))
-            continue
-        if len(received[0]) > MAX_ANSWER_BYTES:
-            verdicts.append(("failed", "the answer is far too large"))
-            continue
+        encoded.append(base64.b64encode(buffer.getvalue()).decode())
+    received = []
+    call = (ex.name, ex.id, encoded, checks_dir, private, OUTCOMES)
+    status, detail, _ = kernel.run(PROBE + f"__symml_probe(*{call!r})\ndel __symml_probe\n", options.cell_timeout * len(tests),
+                                   on_display=lambda data: received.append(data[OUTCOMES]) if OUTCOMES in data else None)
+    verdicts = []
+    if status != "ok" or len(received) != 1:
+        verdicts = [("failed", f"the answer could not be computed ({status}: {detail or 'no result'})")] * len(tests)
+    elif len(received[0]) > MAX_ANSWER_BYTES:
+        verdicts = [("failed", "the answer is far too large")] * len(tests)
+    else:
         try:
-            outcomes = [tuple(o) for o in torch.load(io.BytesIO(base64.b64decode(received[0])), weights_only=True)]
-            v = judge(ex, cases, outcomes)
-            verdicts.append((v.status, v.message))
+            results = torch.load(io.BytesIO(base64.b64decode(received[0])), weights_only=True)
+            if len(results) != len(tests):
+                raise ValueError("one result per test")
+            for cases, outcomes in zip(tests, results):
+                v = judge(ex, cases, [tuple(o) for o in outcomes])
+                verdicts.append((v.status, v.message))
         except Exception as e:
-            verdicts.append(("failed", f"the answer could not be read as data ({type(e).__name__})"))
+            verdicts = [("failed", f"the answer could not be read as data ({type(e).__name__})")] * len(tests)
     passed = sum(status == "passed" for status, _ in verdicts)
-    status, message = next((v for v in verdicts if v[0] != "passed"), ("passed", "all tests passed"))
+    first = next((k for k, v in enumerate(verdicts) if v[0] != "passed"), None)
+    status, message = verdicts[first] if first is not None else ("passed", "all tests passed")
     if status == "not attempted" and passed:
         status = "failed"  # some tests pass: it was attempted
-    if status != "passed" and verdicts.index(next(v for v in verdicts if v[0] != "passed")) > 0:
+    if first is not None and first > 0:
         message = f"a hidden test: {message}"
     return {"points": round(float(ex.points) * passed / len(tests), 3), "status": status, "message": message, "tests": f"{passed}/{len(tests)}"}
 
