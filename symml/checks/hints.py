@@ -7,7 +7,7 @@ The lesson files build their own comparisons from these.
 
 import torch
 
-__all__ = ["as_bool", "choice", "close", "error_size"]
+__all__ = ["as_bool", "as_irreps", "choice", "close", "compare_irreps", "error_size"]
 
 
 
@@ -16,6 +16,31 @@ def as_bool(got) -> bool | str:
     if isinstance(got, torch.Tensor) and got.numel() == 1 and got.dtype == torch.bool:
         return bool(got)
     return got if isinstance(got, bool) else f"return True or False, not {type(got).__name__}"
+
+
+def as_irreps(got):
+    """An irreps answer (a string such as ``"1x0e + 2x1o"`` or an ``o3.Irreps``) sorted and simplified; else the hint to give."""
+    from e3nn import o3
+
+    if not isinstance(got, (str, o3.Irreps)):
+        return f"answer with an irreps string such as \"1x0e + 2x1o\", not {type(got).__name__}"
+    try:
+        return o3.Irreps(got).sort().irreps.simplify()
+    except Exception:
+        return f"{got!r} is not an irreps string (write it like \"1x0e + 2x1o\")"
+
+
+def compare_irreps(got, expected, explain):
+    """``None`` if the irreps answer ``got`` equals ``expected`` (both sorted and simplified), else a hint.
+
+    The hint is :func:`as_irreps`'s when ``got`` is no irreps string, else ``explain(mine, want)``
+    with both as sorted, simplified ``o3.Irreps``.
+    """
+    mine = as_irreps(got)
+    if isinstance(mine, str):
+        return mine
+    want = as_irreps(expected)
+    return None if mine == want else explain(mine, want)
 
 
 def choice(options, why: dict | None = None):
@@ -162,3 +187,12 @@ def _shape(t: torch.Tensor) -> str:
 
 def _type_name(x) -> str:
     return "None" if x is None else f"a {type(x).__name__}"
+
+
+def as_student(source: str, **names):
+    """A function written as if in a student's notebook: ``as_student("lambda x: o3.wigner_3j(1, 1, 2)", o3=o3)``.
+
+    For the ``mistakes`` of an exercise that calls a forbidden function: code defined in symml is
+    trusted by the tripwire (it is the library), code compiled here counts as the student's.
+    """
+    return eval(compile(source, "<student notebook>", "eval"), dict(names))

@@ -1,15 +1,16 @@
-"""Exercises of problem set 00, learning from examples: a loss, a loss curve, gradient descent.
+"""Exercises of problem set 00, learning from examples: a loss, a loss curve, gradient descent, the step size.
 
-Conventions shared by the exercises: tensors are float32 (torch's default); a linear model is
-``x @ w`` with ``x`` of shape ``(n, d)`` and ``w`` of shape ``(d,)``; a line is ``slope * x + intercept``;
-the loss is the mean squared error ``mean((y - y_true)²)``.
+Conventions shared by the exercises: tensors are float32 (torch's default) unless a case says
+otherwise; a linear model is ``x @ w`` with ``x`` of shape ``(n, d)`` and ``w`` of shape ``(d,)``
+(a line ``slope * x + intercept`` is the case ``d = 2`` with a column of ones); the loss is the
+mean squared error ``mean((y - y_true)²)``.
 """
 
 import numbers
 
 import torch
 
-from symml.checks import Case, Exercise, close
+from symml.checks import Case, Exercise, choice, close
 
 # ---------------------------------------------------------------- 00.1 the mean squared error
 
@@ -25,15 +26,20 @@ def mse_cases(g):
     n = int(torch.randint(3, 12, (), generator=g))
     yield Case(torch.randn(n, generator=g), torch.randn(n, generator=g))
     yield Case(torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), note="a (4, 3) table of predictions")
-    yield Case(torch.tensor([2.5]), torch.tensor([1.0]), note="a single example")
     yield Case(y, y.clone(), note="perfect predictions")
+
+
+def mse_hidden(g):
+    yield Case(torch.tensor([2.5]), torch.tensor([1.0]), note="a single example")
+    yield Case(torch.randn(2, 3, 4, generator=g), torch.randn(2, 3, 4, generator=g), note="a 3-dimensional table")
+    yield Case(torch.randn(5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64), note="float64 inputs")
 
 
 def mse_compare(got, expected, case):
     y, y_true = case.args
     if close(got, expected) is None:
         return None
-    if isinstance(got, torch.Tensor) and got.shape == y.shape:
+    if isinstance(got, torch.Tensor) and got.shape == y.shape and y.numel() > 1:
         return "the loss should be a single number: average over every entry"
     if close(got, ((y - y_true) ** 2).sum()) is None and y.numel() > 1:
         return "that is the sum of the squared errors; the loss is their mean"
@@ -56,17 +62,25 @@ def first_below(losses, threshold):
     return int(below[0, 0]) if len(below) else -1
 
 
-def first_below_cases(g):
-    def curve(n):  # a noisy decay towards a floor: what training curves look like
-        t = torch.arange(n, dtype=torch.float32)
-        return 2.0 * torch.exp(-t / 15) + 0.01 + 0.05 * torch.rand(n, generator=g) * torch.exp(-t / 30)
+def _curve(g, n):
+    """A noisy decay towards a floor: what training curves look like."""
+    t = torch.arange(n, dtype=torch.float32)
+    return 2.0 * torch.exp(-t / 15) + 0.01 + 0.05 * torch.rand(n, generator=g) * torch.exp(-t / 30)
 
-    losses = curve(60)
+
+def first_below_cases(g):
+    losses = _curve(g, 60)
     yield Case(losses, 0.5)
-    yield Case(curve(80), float(0.05 + 0.4 * torch.rand((), generator=g)))
+    yield Case(_curve(g, 80), float(0.05 + 0.4 * torch.rand((), generator=g)))
     yield Case(losses, 10.0, note="a threshold above the whole curve")
     yield Case(losses, 0.001, note="a threshold the curve never reaches")
     yield Case(torch.tensor([3.0, 2.0, 1.0, 1.0, 0.5]), 1.0, note="a loss exactly equal to the threshold")
+
+
+def first_below_hidden(g):
+    yield Case(torch.tensor([0.3]), 0.5, note="a curve of a single step")
+    yield Case(torch.tensor([1.0, 0.2, 5.0, 0.1]), 0.3, note="a curve that jumps back up")
+    yield Case(_curve(g, 200).flip(0), 1.0, note="a curve that rises")
 
 
 def first_below_compare(got, expected, case):
@@ -89,6 +103,11 @@ def first_below_compare(got, expected, case):
     return None if got == expected else "that is not the first step below the threshold"
 
 
+def _last_below(losses, threshold):  # a mistake: the last step below, not the first
+    below = (losses < threshold).nonzero()
+    return int(below[-1, 0]) if len(below) else -1
+
+
 # ---------------------------------------------------------------- 00.3 one step of gradient descent
 
 
@@ -104,16 +123,21 @@ def gd_step(w, x, y_true, lr):
     return (w - lr * grad).detach()
 
 
-def gd_step_cases(g):
-    def problem(n, d):
-        return torch.randn(d, generator=g), torch.randn(n, d, generator=g), torch.randn(n, generator=g)
+def _problem(g, n, d):
+    return torch.randn(d, generator=g), torch.randn(n, d, generator=g), torch.randn(n, generator=g)
 
-    yield Case(*problem(8, 3), 0.1)
-    yield Case(*problem(int(torch.randint(2, 20, (), generator=g)), 2), float(torch.rand((), generator=g)))
-    yield Case(*problem(5, 1), 0.05, note="a model with a single weight")
-    w, x, _ = problem(6, 3)
+
+def gd_step_cases(g):
+    yield Case(*_problem(g, 8, 3), 0.1)
+    yield Case(*_problem(g, int(torch.randint(2, 20, (), generator=g)), int(torch.randint(2, 6, (), generator=g))), float(torch.rand((), generator=g)))
+    w, x, _ = _problem(g, 6, 3)
     yield Case(w, x, x @ w, 0.1, note="weights that already fit the data perfectly")
-    yield Case(*problem(6, 3), 0.0, note="a learning rate of 0")
+
+
+def gd_step_hidden(g):
+    yield Case(*_problem(g, 5, 1), 0.05, note="a model with a single weight")
+    yield Case(*_problem(g, 6, 3), 0.0, note="a learning rate of 0")
+    yield Case(*_problem(g, 1, 4), 0.2, note="a single example")
 
 
 def gd_step_compare(got, expected, case):
@@ -132,85 +156,130 @@ def gd_step_compare(got, expected, case):
     return hint
 
 
-# ---------------------------------------------------------------- 00.4 fitting a line
+def _gd_step_sum(w, x, y_true, lr):  # a mistake: the gradient of the summed squared error
+    w = w.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(((x @ w - y_true) ** 2).sum(), w)
+    return (w - lr * grad).detach()
 
 
-def fit_line(x, y_true, lr, steps):
-    """Fit ``slope * x + intercept`` to ``y_true`` by ``steps`` steps of gradient descent on the mse.
-
-    Starts from slope = intercept = 0. ``x``, ``y_true``: ``(n,)``. Returns ``tensor([slope, intercept])``.
-    """
-    w = torch.zeros(2, requires_grad=True)
-    for _ in range(steps):
-        loss = mse(w[0] * x + w[1], y_true)
-        (grad,) = torch.autograd.grad(loss, w)
-        with torch.no_grad():
-            w -= lr * grad
-    return w.detach()
+# ---------------------------------------------------------------- 00.4 predict: shifting the inputs
 
 
-def fit_line_cases(g):
-    def data(n):
-        x = 2 * torch.rand(n, generator=g) - 1
-        slope, intercept = 4 * torch.rand(2, generator=g) - 2
-        return x, slope * x + intercept + 0.1 * torch.randn(n, generator=g)
-
-    yield Case(*data(20), 0.1, 100)
-    yield Case(*data(int(torch.randint(5, 40, (), generator=g))), 0.3, int(torch.randint(20, 80, (), generator=g)))
-    yield Case(*data(10), 0.1, 0, note="zero steps")
-    yield Case(*data(10), 0.2, 1, note="a single step")
+def shift_effect():
+    """What shifting every input of the line fit by +5 does to its largest stable learning rate."""
+    return "smaller"
 
 
-def fit_line_compare(got, expected, case):
-    x, y_true, lr, steps = case.args
-    hint = close(got, expected, case, what="(slope, intercept)")
-    if hint is None or "shape" in hint or "None" in hint:
-        return hint
-    if steps == 0:
-        return "with zero steps, return the starting point (0, 0)"
-    for other, words in ((steps - 1, "one step too few"), (steps + 1, "one step too many")):
-        if other >= 0 and close(got, fit_line(x, y_true, lr, other), rtol=1e-3) is None:
-            return f"{words}: take exactly `steps` steps"
-    if close(got, expected.flip(0), rtol=1e-3) is None:
-        return "slope and intercept are swapped: return (slope, intercept)"
-    return hint
+SHIFT_OPTIONS = ["larger", "smaller", "unchanged"]
+shift_compare = choice(SHIFT_OPTIONS, why={
+    "unchanged": "the bowl's shape is made of the inputs: its curvature along the slope is the mean of x², and a shift changes that mean",
+    "larger": "a larger learning rate needs a flatter bowl; moving the inputs away from 0 makes the loss more sensitive to the slope, not less",
+})
 
 
 # ---------------------------------------------------------------- 00.5 the largest stable learning rate
 
 
-def max_stable_lr(x):
-    """The learning rate above which gradient descent on ``mse(slope * x + intercept, y)`` diverges.
-
-    The loss is quadratic in ``w = (slope, intercept)`` with Hessian ``H = 2 mean([[x², x], [x, 1]])``;
-    a step multiplies the error along each eigenvector of ``H`` by ``1 - lr λ``, so it shrinks for every
-    direction exactly when ``lr < 2 / λ_max``. ``x``: ``(n,)``; returns a float.
-    """
+def _hessian(x):
     x = x.double()
-    H = 2 * torch.stack([torch.stack([(x * x).mean(), x.mean()]), torch.stack([x.mean(), torch.ones((), dtype=x.dtype)])])
-    return float(2 / torch.linalg.eigvalsh(H).max())
+    return 2 * x.T @ x / len(x)
+
+
+def max_stable_lr(x):
+    """The learning rate above which gradient descent on ``mse(x @ w, y)`` diverges.
+
+    ``x``: ``(n, d)``, the inputs of the linear model (for a line: a column of x and a column of
+    ones). The loss is quadratic in ``w`` with Hessian ``H = 2 xᵀx / n``, whatever ``y``; a step
+    multiplies the error along each eigenvector of ``H`` by ``1 - lr λ``, so every direction
+    shrinks exactly when ``lr < 2 / λ_max``. Returns a float.
+    """
+    return float(2 / torch.linalg.eigvalsh(_hessian(x)).max())
+
+
+def _line(x):
+    return torch.stack([x, torch.ones_like(x)], dim=1)
 
 
 def max_stable_lr_cases(g):
-    yield Case(2 * torch.rand(20, generator=g) - 1)
-    yield Case(3 * torch.randn(int(torch.randint(5, 50, (), generator=g)), generator=g) + 1)
-    yield Case(torch.zeros(5), note="every x equal to 0 (only the intercept matters)")
-    yield Case(torch.full((4,), 2.0), note="every x equal to 2")
+    yield Case(_line(2 * torch.rand(20, generator=g) - 1), note="a line fit")
+    d = int(torch.randint(3, 7, (), generator=g))
+    yield Case(torch.randn(int(torch.randint(10, 50, (), generator=g)), d, generator=g) * torch.rand(d, generator=g) * 3)
+    yield Case(_line(3 * torch.randn(30, generator=g) + 5), note="a line fit to inputs far from 0")
+
+
+def max_stable_lr_hidden(g):
+    yield Case(_line(torch.zeros(5)), note="a line fit with every x equal to 0")
+    yield Case(torch.randn(1, 3, generator=g), note="a single example")
+    yield Case(torch.randn(40, 1, generator=g, dtype=torch.float64), note="a single weight, float64")
+    a = torch.randn(12, generator=g)
+    yield Case(torch.stack([a, 2 * a], dim=1), note="two columns that are multiples of each other")
 
 
 def max_stable_lr_compare(got, expected, case):
-    x = case.args[0].double()
-    H = 2 * torch.stack([torch.stack([(x * x).mean(), x.mean()]), torch.stack([x.mean(), torch.ones((), dtype=x.dtype)])])
-    lam_min = float(torch.linalg.eigvalsh(H).min())
+    eig = torch.linalg.eigvalsh(_hessian(case.args[0]))
+    lam_min = float(eig.min())
     if lam_min > 1e-6 and close(got, 2 / lam_min, rtol=1e-3) is None and close(got, expected, rtol=1e-3) is not None:
         return "that is set by the smallest curvature; the largest one limits the step"
     return close(got, expected, case, rtol=1e-3, what="the learning rate")
 
 
+# ---------------------------------------------------------------- 00.6 predict: the loss floor
+
+NOISE_SD = 0.3
+
+
+def loss_floor():
+    """The training loss of the converged line fit to ``3x − 1`` plus noise of standard deviation 0.3."""
+    return NOISE_SD**2
+
+
+def loss_floor_compare(got, expected, case=None):
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = float(got)
+    if isinstance(got, bool) or not isinstance(got, numbers.Real):
+        return f"predict a number, not {type(got).__name__}"
+    if abs(got - expected) <= 0.15 * expected:
+        return None
+    if got < 0.1 * expected:
+        return "a line can fit the rule 3x − 1, but not the noise: something of the noise must remain"
+    if abs(got - NOISE_SD) <= 0.15 * NOISE_SD:
+        return "that is the typical size of one error; the loss is the mean of the *squared* errors"
+    return "not quite: ask which part of y no line can predict, and what the loss does to it"
+
+
 EXERCISES = [
-    Exercise("00.1", mse, mse_cases, mse_compare, title="the mean squared error", name="mse"),
-    Exercise("00.2", first_below, first_below_cases, first_below_compare, title="reading a loss curve", name="first_below"),
-    Exercise("00.3", gd_step, gd_step_cases, gd_step_compare, title="one step of gradient descent", name="gd_step"),
-    Exercise("00.4", fit_line, fit_line_cases, fit_line_compare, title="fitting a line", name="fit_line"),
-    Exercise("00.5", max_stable_lr, max_stable_lr_cases, max_stable_lr_compare, title="the largest stable learning rate", name="max_stable_lr"),
+    Exercise("00.1", mse, mse_cases, mse_compare, title="the mean squared error", name="mse", hidden=mse_hidden,
+             mistakes=[(lambda y, t: (y - t) ** 2, "single number"),
+                       (lambda y, t: ((y - t) ** 2).sum(), "sum of the squared errors"),
+                       (lambda y, t: (y - t).abs().mean(), "absolute value"),
+                       (lambda y, t: ((y - t) ** 2).mean().sqrt(), "no square root"),
+                       (lambda y, t: -((y - t) ** 2).mean(), "off by a sign"),
+                       (lambda y, t: None, "forget to `return`")]),
+    Exercise("00.2", first_below, first_below_cases, first_below_compare, title="reading a loss curve", name="first_below",
+             hidden=first_below_hidden,
+             mistakes=[(lambda losses, th: float(first_below(losses, th)) + 0.5, "whole number"),
+                       (lambda losses, th: first_below(losses, th) if (losses < th).any() else 0, "never drops below"),
+                       (lambda losses, th: -1, "yet you returned -1"),
+                       (lambda losses, th: first_below(losses, th + 1e-6), "strictly less"),
+                       (lambda losses, th: first_below(losses, th) + 1 if (losses < th).any() else -1, "off by one"),
+                       (lambda losses, th: _last_below(losses, th), "not the first step")]),
+    Exercise("00.3", gd_step, gd_step_cases, gd_step_compare, title="one step of gradient descent", name="gd_step",
+             hidden=gd_step_hidden,
+             mistakes=[(lambda w, x, y, lr: gd_step(w, x, y, -lr), "uphill"),
+                       (lambda w, x, y, lr: gd_step(w, x, y, 2 * lr), "factor"),
+                       (lambda w, x, y, lr: w.clone(), "did not move"),
+                       (lambda w, x, y, lr: gd_step(w, x, y, lr).unsqueeze(0), "shape"),
+                       (lambda w, x, y, lr: gd_step(w, x, y, lr) + 0.01 * torch.arange(len(w)), "wrong values"),
+                       (_gd_step_sum, "*mean* squared error")]),
+    Exercise("00.4", shift_effect, None, shift_compare, kind="value", name="shift_effect", title="predict: shifting the inputs",
+             mistakes=[("unchanged", "mean of x²"), ("larger", "flatter bowl"), ("faster", "answer with one of")]),
+    Exercise("00.5", max_stable_lr, max_stable_lr_cases, max_stable_lr_compare, title="the largest stable learning rate",
+             name="max_stable_lr", points=2, hidden=max_stable_lr_hidden,
+             mistakes=[(lambda x: float(2 / torch.linalg.eigvalsh(_hessian(x)).min()), "smallest curvature"),
+                       (lambda x: 2 * max_stable_lr(x), "2× too large"),
+                       (lambda x: max_stable_lr(x) / len(x), "off by a constant factor"),
+                       (lambda x: None, "forget to `return`"),
+                       (lambda x: max_stable_lr(x) + 0.1, "wrong values")]),
+    Exercise("00.6", loss_floor, None, loss_floor_compare, kind="value", name="loss_floor", title="predict: the loss floor",
+             mistakes=[(0.0, "not the noise"), (0.3, "*squared* errors"), (0.5, "not quite"), ("0.09", "predict a number")]),
 ]

@@ -1,20 +1,28 @@
-"""Exercises of problem set 01, why symmetry: rotations, equivariance tests, invariant features.
+"""Exercises of problem set 01, why symmetry: rotations, moves of E(3), equivariance tests, a field that breaks symmetry.
 
 Conventions: a point cloud is a tensor of shape ``(n, 3)``, one point per *row*, ordered (x, y, z).
-A rotation matrix ``R`` acts on a column vector as ``R @ v``; on rows that is ``points @ R.T``.
+A rotation matrix ``R`` acts on a column vector as ``R @ v``; on rows that is ``points @ R.T``. A
+move of E(3) is a pair ``(Q, t)`` acting as ``x -> Q x + t``.
 """
+
+import math
 
 import torch
 
-from symml.checks import Case, Exercise, close
-from symml.so3 import rand_matrix
+from symml.checks import Case, Exercise, choice, close
+from symml.so3 import matrix_z, rand_matrix
 
-# ---------------------------------------------------------------- 01.1 a quarter turn about z
+# ---------------------------------------------------------------- 01.1 a third of a turn about the diagonal
+
+DIAGONAL = torch.tensor([1.0, 1.0, 1.0]) / math.sqrt(3)
 
 
-def quarter_turn_z():
-    """The matrix of the rotation by +90° about z (x̂ → ŷ, ŷ → -x̂, ẑ fixed), shape (3, 3)."""
-    return torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+def third_turn_diagonal():
+    """The rotation by +120° about the axis (1, 1, 1) (counterclockwise seen from (1, 1, 1)), shape (3, 3).
+
+    It cycles the axes: x̂ -> ŷ -> ẑ -> x̂.
+    """
+    return torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 def rotation_compare(got, expected, case):
@@ -27,40 +35,50 @@ def rotation_compare(got, expected, case):
         return "this matrix is not a rotation: its columns are not orthonormal (R Rᵀ ≠ I)"
     if torch.det(R) < 0:
         return "det R = -1: this matrix includes a mirror reflection, so it is not a rotation"
-    z = torch.tensor([0.0, 0.0, 1.0], dtype=R.dtype)
-    if (R @ z - z).abs().max() > 1e-4:
-        return "this rotation moves the z axis; a rotation about z leaves ẑ where it is"
+    n = DIAGONAL.double()
+    if (R @ n - n).abs().max() > 1e-4:
+        return "this rotation moves the (1, 1, 1) axis; a rotation about an axis leaves the axis where it is"
     if close(R, expected.double().T) is None:
-        return "this turns the wrong way (by -90°): the quarter turn should take x̂ to ŷ"
-    return "this is a rotation about z, but not by a quarter turn"
+        return "this turns the wrong way (by -120°): look down from (1, 1, 1) and turn counterclockwise"
+    return "this is a rotation about the diagonal, but not by a third of a turn"
 
 
-# ---------------------------------------------------------------- 01.2 rotating a point cloud
+# ---------------------------------------------------------------- 01.2 composing two moves of E(3)
 
 
-def rotate(points, R):
-    """Rotate every point: ``(n, 3), (3, 3) -> (n, 3)``; row i becomes ``R @ points[i]``."""
-    return points @ R.T
+def compose(R1, t1, R2, t2):
+    """The single move ``(R, t)`` equal to: first ``x -> R2 x + t2``, then ``x -> R1 x + t1``.
+
+    ``R1, R2``: ``(3, 3)`` orthogonal; ``t1, t2``: ``(3,)``. Returns ``(R, t)`` with ``R = R1 R2`` and
+    ``t = R1 t2 + t1``: E(3) is a group, and this is its multiplication.
+    """
+    return R1 @ R2, R1 @ t2 + t1
 
 
-def rotate_cases(g):
-    yield Case(torch.randn(5, 3, generator=g), rand_matrix(generator=g))
-    yield Case(torch.randn(int(torch.randint(2, 30, (), generator=g)), 3, generator=g), rand_matrix(generator=g))
-    yield Case(torch.randn(1, 3, generator=g), rand_matrix(generator=g), note="a single point")
-    yield Case(torch.randn(4, 3, generator=g), torch.eye(3), note="the identity rotation")
-    yield Case(torch.randn(3, 3, generator=g), -rand_matrix(generator=g), note="a rotation combined with inversion")
-    yield Case(torch.zeros(0, 3), rand_matrix(generator=g), note="an empty point cloud, shape (0, 3)")
+def compose_cases(g):
+    for _ in range(2):
+        yield Case(rand_matrix(generator=g), torch.randn(3, generator=g), rand_matrix(generator=g), torch.randn(3, generator=g))
+    yield Case(-rand_matrix(generator=g), torch.randn(3, generator=g), rand_matrix(generator=g), torch.randn(3, generator=g), note="an improper first move (det = -1)")
 
 
-def rotate_compare(got, expected, case):
-    points, R = case.args
-    hint = close(got, expected, case, what="the rotated points")
-    if hint is None or "shape" in hint or "None" in hint or "tensor" in hint:
+def compose_hidden(g):
+    R = rand_matrix(generator=g)
+    yield Case(R, torch.randn(3, generator=g), R.T, torch.randn(3, generator=g), note="a rotation and its inverse")
+    yield Case(torch.eye(3), torch.randn(3, generator=g), torch.eye(3), torch.randn(3, generator=g), note="two translations")
+    yield Case(-torch.eye(3), torch.zeros(3), rand_matrix(generator=g), torch.randn(3, generator=g), note="an inversion after a move")
+
+
+def compose_compare(got, expected, case):
+    R1, t1, R2, t2 = case.args
+    hint = close(got, expected, case, what="(R, t)")
+    if hint is None or not (isinstance(got, (tuple, list)) and len(got) == 2):
         return hint
-    if close(got, points @ R) is None:
-        return "the points turn the wrong way: that is the inverse rotation (remember points are rows)"
-    if len(points) > 1 and close(torch.cdist(torch.as_tensor(got).double(), torch.as_tensor(got).double()), torch.cdist(points.double(), points.double()), rtol=1e-3) is not None:
-        return "the distances between the points changed, so this is not a rotation of the cloud"
+    if close(got, (R2 @ R1, R2 @ t1 + t2)) is None:
+        return "that is the other order: the move (R2, t2) acts first, then (R1, t1)"
+    if close(got[0], expected[0]) is None and close(got[1], t1 + t2) is None:
+        return "the rotation R1 acts on everything the first move produced, its shift included"
+    if close(got[0], expected[0]) is None:
+        return "R is right, t is not: follow one point x through both moves"
     return hint
 
 
@@ -97,6 +115,12 @@ def equivariance_error_cases(g):
     yield Case("constant 'up' vector", torch.randn(4, 3, generator=g), torch.eye(3), note="the identity rotation")
 
 
+def equivariance_error_hidden(g):
+    yield Case("x-axis stretch", torch.randn(1, 3, generator=g), rand_matrix(generator=g), note="a single point")
+    yield Case("centroid", torch.randn(5, 3, generator=g, dtype=torch.float64), rand_matrix(generator=g, dtype=torch.float64), note="float64 inputs")
+    yield Case("each point's squared norm times ẑ", torch.randn(4, 3, generator=g), matrix_z(torch.tensor(1.0)), note="a turn about z")
+
+
 def equivariance_error_compare(got, expected, case):
     name = case.args[0]
     if isinstance(got, torch.Tensor) and got.numel() == 1:
@@ -115,129 +139,168 @@ def equivariance_error_compare(got, expected, case):
     return None
 
 
-# ---------------------------------------------------------------- 01.4 an invariant feature: sorted distances
+# ---------------------------------------------------------------- 01.4 predict: which functions are equivariant
+
+CANDIDATES = {  # functions (n, 3) -> (m, 3), equivariant under rotations or not
+    "a": ("the centroid", lambda x: x.mean(dim=0, keepdim=True)),
+    "b": ("the first point", lambda x: x[:1]),
+    "c": ("every point shifted by (1, 0, 0)", lambda x: x + torch.tensor([1.0, 0.0, 0.0], dtype=x.dtype)),
+    "d": ("the point with the largest x coordinate", lambda x: x[x[:, 0].argmax()].unsqueeze(0)),
+    "e": ("the cross product of the first two points", lambda x: torch.linalg.cross(x[0], x[1]).unsqueeze(0)),
+    "f": ("every point scaled by its distance to the origin", lambda x: x * x.norm(dim=1, keepdim=True)),
+}
 
 
-def sorted_distances(points):
-    """All distances ``|r_i - r_j|`` for ``i < j``, sorted ascending: ``(n, 3) -> (n (n - 1) / 2,)``.
-
-    Invariant to rotations, translations, inversion and to relabelling the points.
-    """
-    i, j = torch.triu_indices(len(points), len(points), offset=1)
-    return (points[i] - points[j]).norm(dim=-1).sort().values
+def equivariant_candidates():
+    """The letters of the candidates that are equivariant under every rotation, as a string in order."""
+    return "abef"
 
 
-def sorted_distances_call(answer, points, R, t, perm):
-    """The feature of a cloud, of the same cloud moved (rotated and shifted), and relabelled."""
-    return answer(points), answer(points @ R.T + t), answer(points[perm])
+WHY_NOT_EQUIVARIANT = {
+    "c": "(c) adds the same fixed vector whatever the orientation: turn the input, and the added vector does not turn along",
+    "d": "(d) picks a point by one coordinate: after a turn, another point may have the largest x",
+}
+WHY_EQUIVARIANT = {
+    "a": "(a) an average commutes with every linear map, and a rotation is one",
+    "b": "(b) choosing by position in the list ignores orientation: rotate every point and the first one is rotated too",
+    "e": "(e) a rotation keeps lengths, angles and handedness, and a × b is made of those alone",
+    "f": "(f) the factor |x| is a length, and rotations keep lengths",
+}
 
 
-def sorted_distances_cases(g):
-    def case(n, note=""):
-        return Case(2 * torch.randn(n, 3, generator=g), rand_matrix(generator=g), torch.randn(3, generator=g), torch.randperm(n, generator=g), note=note)
-
-    yield case(5)
-    yield case(int(torch.randint(3, 12, (), generator=g)))
-    yield case(2, note="two points")
-    yield case(1, note="a single point (no pairs)")
-    water = torch.tensor([[0.0, 0.0, 0.0], [0.757, 0.586, 0.0], [-0.757, 0.586, 0.0]])
-    yield Case(water, rand_matrix(generator=g), torch.randn(3, generator=g), torch.tensor([2, 0, 1]), note="a water molecule")
-
-
-def sorted_distances_compare(got, expected, case):
-    n = len(case.args[0])
-    if not (isinstance(got, tuple) and len(got) == 3):
-        return close(got, expected, case)
-    mine, moved, relabelled = got
-    hint = close(mine, expected[0], case, what="the feature vector")
-    if hint is None:
-        hint = close(moved, expected[1], case, what="the feature of the moved cloud")
-        if hint is None:
-            return close(relabelled, expected[2], case, what="the feature of the relabelled cloud")
-    if "shape" in hint and isinstance(mine, torch.Tensor) and mine.dim() >= 1:
-        count = mine.numel()
-        if count == n * n:
-            return "keep each pair once (i < j) and leave out each point's zero distance to itself"
-        if count == n * (n - 1):
-            return "each pair is counted twice: keep pairs with i < j"
-        if count == n * (n + 1) // 2:
-            return "leave out each point's zero distance to itself (i < j, not i ≤ j)"
-        return hint
-    if "shape" in hint or "None" in hint or "tensor" in hint:
-        return hint
-    mine = torch.as_tensor(mine).detach().double()
-    if mine.numel() > 1 and (mine[1:] < mine[:-1] - 1e-6).any():
-        return "the features are not sorted in ascending order"
-    if close(moved, mine, rtol=1e-3) is not None:
-        return "the features change when the cloud is rotated and shifted: they are not invariant"
-    if close(relabelled, mine, rtol=1e-3) is not None:
-        return "the features change when the points are relabelled (listed in another order)"
-    if close(mine, expected[0] ** 2) is None:
-        return "these are squared distances; take the square root"
-    return hint
+def equivariant_candidates_compare(got, expected, case=None):
+    if not isinstance(got, str):
+        return f"answer with a string of letters such as \"ab\", not {type(got).__name__}"
+    picked = {c for c in got.lower() if not c.isspace() and c not in ",;"}
+    if not picked <= set(CANDIDATES):
+        return f"use only the letters {', '.join(CANDIDATES)}"
+    for letter in sorted(picked - set(expected)):
+        return WHY_NOT_EQUIVARIANT[letter]
+    for letter in sorted(set(expected) - picked):
+        return WHY_EQUIVARIANT[letter]
+    return None
 
 
-# ---------------------------------------------------------------- 01.5 forces that rotate with the molecule
+# ---------------------------------------------------------------- 01.5 forces in a field
 
 
-def forces(points):
-    """Forces ``F = -∂E/∂points`` for the spring energy ``E = Σ_{i<j} (|r_i - r_j| - 1)²``; ``(n, 3) -> (n, 3)``.
+def field_forces(points):
+    """``F = -∂E/∂points`` for ``E = Σ_{i<j} (|r_i - r_j| - 1)² + Σ_i z_i``: springs plus a uniform pull along -z.
 
-    E is invariant, so F is equivariant: ``forces(points @ R.T) == forces(points) @ R.T``.
+    ``(n, 3) -> (n, 3)``. The spring part is equivariant under every rotation; the field's part,
+    ``(0, 0, -1)`` on each atom, only under rotations about z.
     """
     x = points.detach().clone().requires_grad_(True)
     i, j = torch.triu_indices(len(points), len(points), offset=1)
-    energy = (((x[i] - x[j]).norm(dim=-1) - 1) ** 2).sum()
+    energy = (((x[i] - x[j]).norm(dim=-1) - 1) ** 2).sum() + x[:, 2].sum()
     (grad,) = torch.autograd.grad(energy, x)
     return -grad
 
 
-def forces_call(answer, points, R):
-    """The forces on a molecule and on its rotated copy."""
-    return answer(points), answer(points @ R.T)
+def _spring_forces(points):
+    return field_forces(points) - torch.tensor([0.0, 0.0, -1.0], dtype=points.dtype)
 
 
-def forces_cases(g):
-    def spread(n):  # random points kept apart, so every distance is well defined
-        while True:
-            x = 1.5 * torch.randn(n, 3, generator=g)
-            if n < 2 or torch.pdist(x).min() > 0.3:
-                return x
-
-    yield Case(spread(4), rand_matrix(generator=g))
-    yield Case(spread(int(torch.randint(2, 8, (), generator=g))), rand_matrix(generator=g))
-    yield Case(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), rand_matrix(generator=g), note="two atoms exactly 1 apart (at rest)")
-    yield Case(torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]]), rand_matrix(generator=g), note="two atoms 2 apart")
+def field_forces_call(answer, points, angle):
+    """The forces on a molecule and on its copy turned by ``angle`` about z (the field's axis)."""
+    Rz = matrix_z(torch.tensor(angle, dtype=points.dtype))
+    return answer(points), answer(points @ Rz.T)
 
 
-def forces_compare(got, expected, case):
+def _spread(g, n):  # random points kept apart, so every distance is well defined
+    while True:
+        x = 1.5 * torch.randn(n, 3, generator=g)
+        if n < 2 or torch.pdist(x).min() > 0.3:
+            return x
+
+
+def field_forces_cases(g):
+    yield Case(_spread(g, 4), float(2 * math.pi * torch.rand((), generator=g)))
+    yield Case(_spread(g, int(torch.randint(2, 8, (), generator=g))), float(2 * math.pi * torch.rand((), generator=g)))
+    yield Case(torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]]), 1.0, note="two atoms 2 apart")
+
+
+def field_forces_hidden(g):
+    yield Case(torch.randn(1, 3, generator=g), 0.5, note="a single atom")
+    yield Case(torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), 2.0, note="two atoms exactly 1 apart, one above the other")
+    yield Case(_spread(g, 5).double(), 3.0, note="float64 positions")
+
+
+def field_forces_compare(got, expected, case):
     if not (isinstance(got, tuple) and len(got) == 2):
         return close(got, expected, case)
+    points, angle = case.args
     mine, rotated = got
-    R = case.args[1]
     hint = close(mine, expected[0], case, what="the forces")
     if hint is None:
-        hint = close(rotated, expected[1], case, what="the forces on the rotated molecule")
+        hint = close(rotated, expected[1], case, what="the forces on the turned molecule")
         if hint is None:
             return None
     if "shape" in hint or "None" in hint or "tensor" in hint:
         return hint
+    pull = torch.zeros_like(expected[0])
+    pull[:, 2] = -1.0
+    springs = expected[0] - pull
     if close(mine, -expected[0]) is None:
         return "the forces point uphill: a force is minus the gradient of the energy"
-    if "factor" in hint and "2×" in hint:
-        return f"{hint}: count each pair of atoms once"
-    mine = torch.as_tensor(mine).detach()
-    if mine.abs().max() > 1e-6 and mine.sum(0).abs().max() > 1e-3 * mine.abs().max():
-        return "the forces do not add up to zero, yet each pair pushes its two atoms equally and oppositely"
-    if close(rotated, mine @ R.T, rtol=1e-3) is not None:
-        return "symmetry broken: rotating the molecule should rotate the forces with it"
+    if len(points) > 1 and close(mine, 2 * springs + pull) is None:
+        return "the springs pull twice as hard as they should: count each pair of atoms once"
+    if close(mine, springs) is None:
+        return "the field's pull is missing: E has a second term"
+    if close(mine, pull) is None and springs.abs().max() > 1e-4:
+        return "only the field acts here: the springs between the atoms are missing"
+    Rz = matrix_z(torch.tensor(angle, dtype=torch.float64))
+    if close(torch.as_tensor(rotated).double(), torch.as_tensor(mine).double() @ Rz.T, rtol=1e-3) is not None:
+        return "symmetry broken: turning the molecule about the field's axis should turn its forces along"
     return hint
 
 
+# ---------------------------------------------------------------- 01.6 predict: what symmetry the field leaves
+
+
+def field_symmetry():
+    """Under which rotations the forces of 01.5 are equivariant."""
+    return "about z"
+
+
+FIELD_OPTIONS = ["all", "about z", "none"]
+field_symmetry_compare = choice(FIELD_OPTIONS, why={
+    "all": "the field points along -z whatever you do to the molecule: tip the molecule over and ask whether its forces tip with it",
+    "none": "the springs' forces turn with the molecule; ask which turns leave the field's direction where it was",
+})
+
+
 EXERCISES = [
-    Exercise("01.1", quarter_turn_z, compare=rotation_compare, kind="value", title="a quarter turn about z", name="R_z"),
-    Exercise("01.2", rotate, rotate_cases, rotate_compare, title="rotating a point cloud", name="rotate"),
-    Exercise("01.3", equivariance_error, equivariance_error_cases, equivariance_error_compare, call=equivariance_error_call, title="testing equivariance", name="equivariance_error"),
-    Exercise("01.4", sorted_distances, sorted_distances_cases, sorted_distances_compare, call=sorted_distances_call, title="an invariant feature", name="sorted_distances"),
-    Exercise("01.5", forces, forces_cases, forces_compare, call=forces_call, title="forces that rotate with the molecule", name="forces"),
+    Exercise("01.1", third_turn_diagonal, compare=rotation_compare, kind="value", title="a third of a turn about the diagonal", name="R_d",
+             mistakes=[(third_turn_diagonal().T, "wrong way"), (-third_turn_diagonal(), "reflection"),
+                       (torch.ones(3, 3), "not a rotation"), (matrix_z(torch.tensor(2 * math.pi / 3)), "moves the (1, 1, 1) axis"),
+                       (third_turn_diagonal() @ third_turn_diagonal() @ third_turn_diagonal(), "not by a third"),
+                       (torch.ones(2, 2), "shape")]),
+    Exercise("01.2", compose, compose_cases, compose_compare, title="composing two moves", name="compose", hidden=compose_hidden,
+             mistakes=[(lambda R1, t1, R2, t2: compose(R2, t2, R1, t1), "other order"),
+                       (lambda R1, t1, R2, t2: (R1 @ R2, t1 + t2), "its shift included"),
+                       (lambda R1, t1, R2, t2: (R1 @ R2, R1 @ t2 - t1), "R is right, t is not"),
+                       (lambda R1, t1, R2, t2: R1 @ R2, "tuple of 2")]),
+    Exercise("01.3", equivariance_error, equivariance_error_cases, equivariance_error_compare, call=equivariance_error_call,
+             title="testing equivariance", name="equivariance_error", hidden=equivariance_error_hidden,
+             mistakes=[(lambda f, x, R: "small", "return one number"),
+                       (lambda f, x, R: float((f(x @ R.T) - f(x) @ R.T).max()) - 1.0, "never be negative"),
+                       (lambda f, x, R: float((f(x @ R.T) - f(x) @ R).abs().max()), "yet your error is not ≈ 0"),
+                       (lambda f, x, R: 0.0, "misses broken symmetry"),
+                       (lambda f, x, R: 2 * equivariance_error(f, x, R), "size of the difference")]),
+    Exercise("01.4", equivariant_candidates, None, equivariant_candidates_compare, kind="value", name="equivariant",
+             title="predict: which functions are equivariant",
+             mistakes=[("abcef", "(c)"), ("abdef", "(d)"), ("bef", "(a)"), ("aef", "(b)"), ("abf", "(e)"), ("abe", "(f)"),
+                       ("abz", "use only the letters"), (["a"], "string of letters")]),
+    Exercise("01.5", field_forces, field_forces_cases, field_forces_compare, call=field_forces_call, title="forces in a field", points=2,
+             name="forces", hidden=field_forces_hidden,
+             mistakes=[(lambda x: -field_forces(x), "uphill"),
+                       (lambda x: 2 * _spring_forces(x) + torch.tensor([0.0, 0.0, -1.0], dtype=x.dtype), "count each pair"),
+                       (_spring_forces, "field's pull is missing"),
+                       (lambda x: torch.tensor([0.0, 0.0, -1.0], dtype=x.dtype).expand(len(x), 3).clone(), "springs between the atoms are missing"),
+                       (lambda x: field_forces(x) + (x[:, :1] > 0).to(x.dtype) * torch.tensor([0.3, 0.0, 0.0], dtype=x.dtype), "symmetry broken"),
+                       (lambda x: field_forces(x)[:, :2], "shape")]),
+    Exercise("01.6", field_symmetry, None, field_symmetry_compare, kind="value", name="field_symmetry",
+             title="predict: the symmetry a field leaves",
+             mistakes=[("all", "tip the molecule over"), ("none", "which turns leave"), ("some", "answer with one of")]),
 ]

@@ -1,5 +1,5 @@
-"""Exercises of lesson 02, representations: D(g) for pseudovectors, relabelled vectors, matrices,
-the talk's feature vectors, and a numerical equivariance test.
+"""Exercises of problem set 02, representations: D(g) for an antisymmetric matrix and for a list of
+vectors, the talk's feature vectors, a predicted decomposition, and a numerical equivariance test.
 
 Conventions: e3nn 0.6, a vector is ordered (x, y, z) and transforms with ``R`` itself; a single
 vector is a 1-D tensor and ``D(R) @ v`` acts on it. The talk's slides (older e3nn) order vectors
@@ -8,7 +8,10 @@ vector is a 1-D tensor and ``D(R) @ v`` acts on it. The talk's slides (older e3n
 
 import torch
 
+from e3nn import o3
+
 from symml.checks import Case, Exercise, as_bool, close
+from symml.checks.hints import compare_irreps
 from symml.so3 import matrix_z, rand_matrix
 
 # P @ (x, y, z) = (y, z, x)
@@ -34,115 +37,92 @@ def _basic(hint):
     return hint is not None and any(w in hint for w in ("shape", "None", "tensor", "complex", "nan"))
 
 
-# ---------------------------------------------------------------- 02.1 a pseudovector
+# ---------------------------------------------------------------- 02.1 an antisymmetric matrix as three numbers
 
 
-def D_pseudovector(R):
-    """The representation of ``R`` (3×3 orthogonal) on pseudovectors (e3nn ``1e``): ``det(R) R``."""
+def D_antisymmetric(R):
+    """The 3×3 matrix acting on ``(A[1, 2], A[2, 0], A[0, 1])`` of an antisymmetric ``A`` that transforms as ``R A Rᵀ``.
+
+    Those three numbers are a pseudovector (``1e``): ``det(R) R``.
+    """
     return torch.det(R) * R
 
 
-def pseudovector_compare(got, expected, case):
+def antisymmetric_hidden(g):
+    yield Case(torch.eye(3, dtype=torch.float64), note="the identity")
+    yield Case(rand_matrix(generator=g), note="a float32 rotation")
+    yield Case(torch.diag(torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)), note="the mirror x → −x")
+
+
+def antisymmetric_compare(got, expected, case):
     (R,) = case.args
     hint = close(got, expected, what="D(R)")
     if hint is None or _basic(hint):
         return hint
     proper = bool(torch.det(R) > 0)
     if close(got, R) is None:
-        return "on an element with det = −1 your matrix acts like the vector representation; a pseudovector picks up an extra sign there"
+        return "on an element with det = −1 your matrix acts like the vector representation: apply R A Rᵀ to an antisymmetric A with R = −I and look"
     if close(got, -R) is None and proper:
-        return "under a proper rotation (det = +1) a pseudovector turns exactly like a vector"
+        return "under a proper rotation (det = +1) these three numbers turn exactly like a vector"
+    if close(got, R.T) is None or close(got, torch.det(R) * R.T) is None:
+        return "that turns the other way: the inverse rotation"
     if close(got, -expected) is None:
         return "D(R) is off by a sign" + ("" if proper else " for an element with det = −1")
     return hint
 
 
-# ---------------------------------------------------------------- 02.2 vectors in the order (y, z, x)
+# ---------------------------------------------------------------- representations the cases below use
+
+
+def D_pseudovector(R):
+    """``det(R) R``, the representation on pseudovectors (used by the cases of 02.5)."""
+    return torch.det(R) * R
+
+
+def D_matrix(R):
+    """``kron(R, R)``: 3×3 matrices, flattened row by row (used by the cases of 02.5)."""
+    return torch.kron(R, R)
 
 
 def D_yzx(R):
-    """The representation of ``R`` on vectors written in the order (y, z, x): ``P R Pᵀ``."""
+    """The representation on vectors written in the order (y, z, x): ``P R Pᵀ``."""
     P = _P(R)
     return P @ R @ P.T
 
 
-def yzx_cases(g):
-    yield from _elements(g, n=2)
-    yield Case(matrix_z(0.7, dtype=torch.float64), note="a rotation about z")
+# ---------------------------------------------------------------- 02.2 three vectors stored as the columns of a matrix
 
 
-def yzx_compare(got, expected, case):
+def D_columns(R):
+    """The 9×9 matrix with ``D(R) @ M.flatten() == (R @ M).flatten()``: M holds three vectors as columns.
+
+    Flattening is row by row, so the row index (the vector's component) is the slow one: ``kron(R, I)``.
+    """
+    return torch.kron(R, torch.eye(3, dtype=R.dtype))
+
+
+def columns_hidden(g):
+    yield Case(-torch.eye(3, dtype=torch.float64), note="the inversion −I")
+    yield Case(rand_matrix(generator=g), note="a float32 rotation")
+    yield Case(matrix_z(0.3, dtype=torch.float64), note="a rotation about z")
+
+
+def columns_compare(got, expected, case):
     (R,) = case.args
     hint = close(got, expected, what="D(R)")
     if hint is None or _basic(hint):
         return hint
-    P = _P(R)
-    if close(got, R) is None:
-        return "this is the representation for (x, y, z)-ordered vectors: the components are listed as (y, z, x)"
-    if close(got, P.T @ R @ P) is None:
-        return "this is the representation for the order (z, x, y): the permutation goes the wrong way"
-    if close(got, P @ R) is None or close(got, R @ P.T) is None or close(got, R @ P) is None or close(got, P.T @ R) is None:
-        return "only one side is relabelled: the vector going in and the vector coming out are both in (y, z, x) order"
+    I = torch.eye(3, dtype=R.dtype)
+    if close(got, torch.kron(I, R)) is None:
+        return "your D(R) turns the rows of M; here the three vectors are its columns (and M is flattened row by row)"
+    if close(got, torch.kron(R, R)) is None:
+        return "your D(R) turns M on both sides, as a matrix; these are three separate vectors, and which one is which never changes"
+    if close(got, torch.kron(R.T.contiguous(), I)) is None:
+        return "that turns the other way: the inverse rotation"
     return hint
 
 
-# ---------------------------------------------------------------- 02.3 matrices: the Kronecker product
-
-
-def D_matrix(R):
-    """The 9×9 representation on 3×3 matrices flattened row by row: ``D(R) @ M.flatten() == (R M Rᵀ).flatten()``."""
-    return torch.kron(R, R)
-
-
-def matrix_call(answer, R1, R2, M):
-    """The answer for R1, for R2 and for their product: enough to test D(R1 R2) = D(R1) D(R2) too."""
-    return answer(R1), answer(R2), answer(R1 @ R2)
-
-
-def matrix_cases(g):
-    def pair(note="", improper=False):
-        R1, R2 = rand_matrix(2, generator=g, dtype=torch.float64)
-        if improper:
-            R1 = -R1
-        return Case(R1, R2, torch.randn(3, 3, generator=g, dtype=torch.float64), note=note)
-
-    yield pair()
-    yield pair()
-    yield pair(note="an improper element (det = −1)", improper=True)
-    eye = torch.eye(3, dtype=torch.float64)
-    yield Case(eye, eye, torch.randn(3, 3, generator=g, dtype=torch.float64), note="the identity")
-
-
-def matrix_compare(got, expected, case):
-    R1, R2, M = case.args
-    if not (isinstance(got, tuple) and len(got) == 3):
-        return close(got, expected)
-    D1, D2, D12 = got
-    hint = close(D1, expected[0], what="D(R)")
-    if hint is None:
-        hint = close(D12, expected[2], what="D(R1 R2)")
-        if hint is None:
-            return None
-    if _basic(hint):
-        return hint
-    D1 = torch.as_tensor(D1).to(torch.float64)
-    moved = (D1 @ M.reshape(9)).reshape(3, 3)
-    for what, target in [
-        ("R M R", R1 @ M @ R1),
-        ("Rᵀ M R, the inverse rotation", R1.T @ M @ R1),
-        ("R M", R1 @ M),
-        ("M Rᵀ", M @ R1.T),
-        ("Rᵀ M Rᵀ", R1.T @ M @ R1.T),
-    ]:
-        if close(moved, target) is None:
-            return f"your D(R) maps M to {what}; a matrix transforms as R M Rᵀ (flattened row by row)"
-    D2, D12 = (torch.as_tensor(d).to(torch.float64) for d in (D2, D12))
-    if close(D12, D1 @ D2) is not None:
-        return "D(R1 R2) ≠ D(R1) D(R2): this is not a representation"
-    return hint
-
-
-# ---------------------------------------------------------------- 02.4 the talk's feature vector
+# ---------------------------------------------------------------- 02.3 the talk's feature vector
 
 
 def D_features(R):
@@ -183,6 +163,35 @@ def features_compare(got, expected, case):
             return f"the {name} block is a pseudovector's; {name} is an ordinary vector (1o): it flips under inversion"
         return f"the {name} block is wrong"
     return hint
+
+
+def features_hidden(g):
+    yield Case(torch.eye(3, dtype=torch.float64), note="the identity")
+    yield Case(rand_matrix(generator=g), note="a float32 rotation")
+
+
+# ---------------------------------------------------------------- 02.4 predict: the pieces of a vector times a pseudovector
+
+
+def vector_times_pseudovector():
+    """The irreps of ``M = outer(a, b)`` (transforming as ``det(R) R M Rᵀ``) with ``a`` a vector, ``b`` a pseudovector."""
+    return "0o + 1o + 2o"
+
+
+def _explain_ab(mine, want):
+    if mine.dim != want.dim:
+        return f"your irreps have {mine.dim} components; M has 9 numbers, and a change of basis keeps them all"
+
+    def ls(irreps):
+        return sorted(ir.l for mul, ir in irreps for _ in range(mul))
+
+    if ls(mine) == ls(want):
+        return "the l's are right, the parities are not: apply the inversion −I to a and to b, and see what happens to a bᵀ"
+    return "without inversion this is the product of two vectors, which lesson 02 split into pieces of 1, 3 and 5 numbers"
+
+
+def irreps_compare(got, expected, case=None):
+    return compare_irreps(got, expected, _explain_ab)
 
 
 # ---------------------------------------------------------------- 02.5 a numerical equivariance test
@@ -251,8 +260,17 @@ CASES = {
 }
 
 
+# more of them, for the grader only
+HIDDEN_CASES = {
+    "zero function, out as a vector": (lambda x: torch.zeros(3, dtype=x.dtype), lambda R: R, lambda R: R),
+    "vector × pseudovector, out as a vector": (_cross, lambda R: torch.block_diag(R, torch.det(R) * R), lambda R: R),
+    "|x| x of a pseudovector, out as a vector": (lambda x: x.norm() * x, D_pseudovector, lambda R: R),
+    "|v|² of a (y, z, x) vector, out as a scalar": (lambda x: (x @ x).reshape(1), D_yzx, _one),
+}
+
+
 def equivariant_call(answer, name):
-    f, D_in, D_out = CASES[name]
+    f, D_in, D_out = CASES[name] if name in CASES else HIDDEN_CASES[name]
     return answer(f, D_in, D_out)
 
 
@@ -269,16 +287,55 @@ def equivariant_compare(got, expected, case):
     name = case.args[0]
     if expected:
         return "your test says False, but this function is equivariant: compare f(D_in(g) x) with D_out(g) f(x), up to round-off"
-    parity_only = name in ("cross product, out as a vector", "norm, out as a pseudoscalar", "triple product (a × b)·c, out as a scalar")
+    parity_only = name in ("cross product, out as a vector", "norm, out as a pseudoscalar", "triple product (a × b)·c, out as a scalar",
+                           "|x| x of a pseudovector, out as a vector")
     if parity_only:
         return "your test says True, but this function is not equivariant: it holds for every rotation, so try improper elements (det = −1) too"
     return "your test says True, but this function is not equivariant"
 
 
+def equivariant_hidden(g):
+    return [Case(name, note=f"the {name}") for name in HIDDEN_CASES]
+
+
+def _only_inversion(f, D_in, D_out):  # a mistake: a test that only tries g = −I
+    g = -torch.eye(3, dtype=torch.float64)
+    x = torch.randn(D_in(g).shape[0], dtype=torch.float64)
+    return bool(torch.allclose(f(D_in(g) @ x), D_out(g) @ f(x)))
+
+
+def _only_rotations(f, D_in, D_out):  # a mistake: proper rotations only
+    for g in rand_matrix(4, dtype=torch.float64):
+        x = torch.randn(D_in(g).shape[0], dtype=torch.float64)
+        if not torch.allclose(f(D_in(g) @ x), D_out(g) @ f(x)):
+            return False
+    return True
+
+
 EXERCISES = [
-    Exercise("02.1", D_pseudovector, _elements, pseudovector_compare, title="D for a pseudovector", name="D_pseudovector"),
-    Exercise("02.2", D_yzx, yzx_cases, yzx_compare, title="vectors in the order (y, z, x)", name="D_yzx"),
-    Exercise("02.3", D_matrix, matrix_cases, matrix_compare, call=matrix_call, title="D for a matrix", name="D_matrix"),
-    Exercise("02.4", D_features, _elements, features_compare, title="the talk's feature vector", name="D_features"),
-    Exercise("02.5", is_equivariant, equivariant_cases, equivariant_compare, call=equivariant_call, title="a numerical equivariance test", name="is_equivariant"),
+    Exercise("02.1", D_antisymmetric, _elements, antisymmetric_compare, title="an antisymmetric matrix as three numbers",
+             name="D_antisymmetric", hidden=antisymmetric_hidden,
+             mistakes=[(lambda R: R.clone(), "acts like the vector representation"), (lambda R: -R, "turn exactly like a vector"),
+                       (lambda R: torch.det(R) * R.T, "other way"), (lambda R: torch.kron(R, R), "shape")]),
+    Exercise("02.2", D_columns, _elements, columns_compare, title="three vectors as the columns of a matrix", name="D_columns",
+             hidden=columns_hidden,
+             mistakes=[(lambda R: torch.kron(torch.eye(3, dtype=R.dtype), R), "rows of M"), (lambda R: torch.kron(R, R), "both sides"),
+                       (lambda R: torch.kron(R.T.contiguous(), torch.eye(3, dtype=R.dtype)), "other way"), (lambda R: R, "shape")]),
+    Exercise("02.3", D_features, _elements, features_compare, title="the talk's feature vector", name="D_features", hidden=features_hidden,
+             mistakes=[(lambda R: torch.block_diag(torch.ones(1, 1, dtype=R.dtype), R, R), "(y, z, x)"),
+                       (lambda R: torch.block_diag(torch.ones(1, 1, dtype=R.dtype), _P(R).T @ R @ _P(R), _P(R).T @ R @ _P(R)), "wrong way"),
+                       (lambda R: torch.block_diag(torch.det(R).reshape(1, 1), D_yzx(R), D_yzx(R)), "does not change sign"),
+                       (lambda R: torch.block_diag(2 * torch.ones(1, 1, dtype=R.dtype), D_yzx(R), D_yzx(R)), "mass block is wrong"),
+                       (lambda R: torch.block_diag(torch.ones(1, 1, dtype=R.dtype), D_yzx(R), torch.det(R) * D_yzx(R)), "pseudovector's"),
+                       (lambda R: torch.block_diag(torch.ones(1, 1, dtype=R.dtype), D_yzx(R), -D_yzx(R)), "acceleration block is wrong"),
+                       (lambda R: torch.ones(7, 7, dtype=R.dtype), "block-diagonal"),
+                       (lambda R: D_yzx(R), "shape")]),
+    Exercise("02.4", vector_times_pseudovector, None, irreps_compare, kind="value", name="irreps_ab",
+             title="predict: a vector times a pseudovector",
+             mistakes=[("0e + 1e + 2e", "parities are not"), ("0e + 1o + 2e", "parities are not"), ("3x1o", "lesson 02 split"),
+                       ("0o + 1o", "components"), ("banana", "not an irreps string"), (9, "irreps string such as")]),
+    Exercise("02.5", is_equivariant, equivariant_cases, equivariant_compare, call=equivariant_call, title="a numerical equivariance test",
+             name="is_equivariant", hidden=equivariant_hidden, points=2,
+             mistakes=[(lambda f, D_in, D_out: False, "says False"), (_only_rotations, "improper elements"),
+                       (_only_inversion, "this function is not equivariant"), (lambda f, D_in, D_out: "yes", "True or False")]),
 ]

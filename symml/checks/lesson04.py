@@ -1,136 +1,177 @@
-"""Exercises of lesson 04, Clebsch-Gordan coefficients."""
+"""Exercises of problem set 04, Clebsch-Gordan coefficients: derive them from one Casimir eigenspace,
+predict what survives in the product of a feature with itself, and count the paths of a tensor product.
+
+Conventions: e3nn 0.6; a Clebsch-Gordan tensor ``C`` of ``l1 ⊗ l2 → l3`` has shape
+``(2l1+1, 2l2+1, 2l3+1)``, real, unit Frobenius norm, and couples ``z_k = Σ_ij C_ijk x_i y_j``.
+"""
 
 import torch
 from e3nn import o3
 
 from symml.cg import clebsch_gordan
-from symml.checks import Case, Exercise, as_bool, close
-from symml.so3 import rand_matrix, so3_generators
+from symml.checks import Case, Exercise, close
+from symml.checks.hints import as_student, compare_irreps
+from symml.so3 import rand_matrix
 
-# ---- 04.1: the equivariance constraint as a matrix
-
-
-def equivariance_constraint(L1, L2, L3):
-    """Stacked over a = x, y, z: (L1[a] ⊗ 1 ⊗ 1 + 1 ⊗ L2[a] ⊗ 1 + 1 ⊗ 1 ⊗ L3[a])ᵀ, shape (3n, n), n = n1 n2 n3."""
-    n1, n2, n3 = L1.shape[-1], L2.shape[-1], L3.shape[-1]
-    I1, I2, I3 = (torch.eye(n, dtype=L1.dtype) for n in (n1, n2, n3))
-    rows = [torch.kron(torch.kron(L1[a], I2), I3) + torch.kron(torch.kron(I1, L2[a]), I3) + torch.kron(torch.kron(I1, I2), L3[a]) for a in range(3)]
-    return torch.cat([r.T for r in rows])
+# ---------------------------------------------------------------- 04.1 Clebsch-Gordan from one Casimir eigenspace
 
 
-def _generators(g):
-    for ls, note in [((1, 1, 2), ""), ((1, 2, 2), ""), ((2, 1, 1), ""), ((1, 1, 3), "a triple the selection rule forbids")]:
-        yield Case(*(so3_generators(l, torch.float64) for l in ls), note=note or f"(l1, l2, l3) = {ls}")
+def cg_from_casimir(l1, l2, l3):
+    """The Clebsch-Gordan tensor of ``l1 ⊗ l2 → l3`` (unit norm, either sign), float64.
 
-
-def _same_null_space(got, expected, case):
-    L1, L2, L3 = case.args
-    ls = [(L.shape[-1] - 1) // 2 for L in (L1, L2, L3)]
-    n = L1.shape[-1] * L2.shape[-1] * L3.shape[-1]
-    if not isinstance(got, torch.Tensor) or got.dim() != 2 or got.shape[1] != n:
-        return f"the constraint should be a matrix with {n} columns, one per entry of C"
-    got = got.to(torch.float64)
-    if abs(ls[0] - ls[1]) <= ls[2] <= ls[0] + ls[1]:
-        C = clebsch_gordan(*ls, dtype=torch.float64).flatten()
-        if (got @ C).abs().max() > 1e-8:
-            return "the true Clebsch-Gordan tensor does not satisfy your constraint"
-    rank = torch.linalg.matrix_rank(got, atol=1e-8)
-    wanted = torch.linalg.matrix_rank(expected.to(torch.float64), atol=1e-8)
-    if rank < wanted:
-        return f"your constraint lets through {n - rank} independent tensors, but only {n - wanted} are equivariant"
-    return None
-
-
-# ---- 04.2: the tensor from its null space
-
-
-def cg_from_null_space(l1, l2, l3):
+    Derived as the lesson's library does: the ``l3`` eigenspace of the Casimir of ``l1 ⊗ l2`` (a space
+    of ``2l3+1`` dimensions), then the one map from irrep ``l3`` onto it.
+    """
     return clebsch_gordan(l1, l2, l3, dtype=torch.float64)
 
 
-def _triples(g):
-    return [Case(1, 1, 0), Case(1, 1, 2), Case(2, 1, 1), Case(1, 2, 3), Case(2, 2, 2, note="(2, 2, 2)")]
+def _allowed_triple(g, top):
+    l1, l2 = (int(l) for l in torch.randint(0, top + 1, (2,), generator=g))
+    l3 = abs(l1 - l2) + int(torch.randint(0, 2 * min(l1, l2) + 1, (), generator=g))
+    return l1, l2, l3
 
 
-def _up_to_sign(got, expected, case):
-    hint = close(got, expected)
+def cg_cases(g):
+    yield Case(*_allowed_triple(g, 3))
+    yield Case(*_allowed_triple(g, 4))
+    l1, l2 = (int(l) for l in torch.randint(1, 4, (2,), generator=g))
+    yield Case(l1, l2, l1 + l2, note="the largest l3")
+
+
+def cg_hidden(g):
+    yield Case(2, 2, 0, note="l3 = 0")
+    yield Case(0, 3, 3, note="l1 = 0")
+    yield Case(0, 0, 0, note="three scalars")
+    yield Case(*_allowed_triple(g, 5), note="larger l")
+
+
+def cg_compare(got, expected, case):
+    hint = close(got, expected, what="C")
     if hint is None or close(got, -expected) is None:
         return None
-    if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-        norm = float(got.to(torch.float64).norm())
-        if abs(norm - 1) > 1e-6:
-            return f"normalise it: the sum of the squares of its entries should be 1, not {norm:.3g}"
-        R = rand_matrix(dtype=torch.float64, seed=0)
-        D = [o3.Irrep(l, 1).D_from_matrix(R).to(torch.float64) for l in case.args]
-        moved = torch.einsum("ijk,ia,jb,kc->abc", got.to(torch.float64), *D)
-        if (moved - got).abs().max() > 1e-6:
-            return "it is not equivariant: rotating all three indices changes it"
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return hint
+    C = got.detach().to(torch.float64)
+    norm = float(C.norm())
+    if abs(norm - 1) > 1e-6:
+        return "normalise it: the sum of the squares of its entries should be 1"
+    R = rand_matrix(dtype=torch.float64, seed=0)
+    D = [o3.Irrep(l, 1).D_from_matrix(R).to(torch.float64) for l in case.args]
+    moved = torch.einsum("ijk,ia,jb,kc->abc", C, *D)
+    if (moved - C).abs().max() > 1e-6:
+        return "it is not equivariant: rotating all three indices changes it"
     return hint
 
 
-# ---- 04.3: the selection rule
+def _unit_random(l1, l2, l3):
+    C = torch.randn(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return C / C.norm()
 
 
-def allowed(l1, l2, l3):
-    return abs(l1 - l2) <= l3 <= l1 + l2
+# ---------------------------------------------------------------- 04.2 predict: a feature times itself
 
 
-def _all_triples(g):
-    return [Case(l1, l2, l3) for l1 in range(4) for l2 in range(4) for l3 in range(8)]
+def self_product():
+    """The irreps of the parts of ``x ⊗ x`` that are not identically zero, for a feature ``x`` of type 2e."""
+    return "0e + 2e + 4e"
 
 
-def _bool(got, expected, case):
-    got = as_bool(got)
-    if isinstance(got, str):
-        return got
-    return None if got == expected else f"wrong for (l1, l2, l3) = {case.args}"
+def _explain_self_product(mine, want):
+    if any(ir.p == -1 for _, ir in mine):
+        return "x ⊗ x is unchanged by inversion when x is even: no odd parity can appear"
+    if any(ir.l % 2 == 1 for _, ir in mine):
+        return "swap the two inputs: for x ⊗ x that changes nothing, so a part whose coefficients change sign under the swap must be zero"
+    if any(mul > 1 for mul, _ in mine) or any(ir.l > 4 for _, ir in mine):
+        return "the product of two 2's holds each l from 0 to 4 at most once"
+    return "some l's that survive are missing: a part vanishes only if the swap flips its sign"
 
 
-# ---- 04.4: the irreps of a product, with parity
+def self_product_compare(got, expected, case=None):
+    return compare_irreps(got, expected, _explain_self_product)
 
 
-def product_irreps(ir1, ir2):
-    """The irreps of ir1 ⊗ ir2 as an e3nn string, e.g. "1o", "1o" -> "0e+1e+2e"."""
-    a, b = o3.Irrep(ir1), o3.Irrep(ir2)
-    return str(o3.Irreps([(1, (l, a.p * b.p)) for l in range(abs(a.l - b.l), a.l + b.l + 1)]))
+# ---------------------------------------------------------------- 04.3 counting the paths of a tensor product
 
 
-def _irrep_pairs(g):
-    return [Case("1o", "1o"), Case("1o", "1e", note="a vector and a pseudovector"), Case("0o", "2e"), Case("2e", "3o"), Case("0e", "0e")]
+def count_paths(irreps1, irreps2, ir_out):
+    """How many independent equivariant bilinear maps ``irreps1 × irreps2 → ir_out`` there are: an int.
+
+    One per pair of copies (a copy of ``ir1`` in ``irreps1``, one of ``ir2`` in ``irreps2``) with
+    ``ir_out`` in ``ir1 ⊗ ir2``: ``|l1 - l2| ≤ l_out ≤ l1 + l2`` and ``p_out = p1 p2``.
+    """
+    out = o3.Irrep(ir_out)
+    return sum(m1 * m2 for m1, a in o3.Irreps(irreps1) for m2, b in o3.Irreps(irreps2) if out in a * b)
 
 
-def _same_irreps(got, expected, case):
-    try:
-        got = o3.Irreps(got).simplify()
-    except Exception:
-        return f"write the irreps as a string like '0e+1o', not {got!r}"
-    if got == o3.Irreps(expected).simplify():
+def _random_irreps(g, k, top=3):
+    parts = []
+    for _ in range(k):
+        mul, l, p = int(torch.randint(1, 4, (), generator=g)), int(torch.randint(0, top + 1, (), generator=g)), "eo"[int(torch.randint(0, 2, (), generator=g))]
+        parts.append(f"{mul}x{l}{p}")
+    return " + ".join(parts)
+
+
+def paths_cases(g):
+    for k in (2, 3):
+        yield Case(_random_irreps(g, k), _random_irreps(g, 2), f"{int(torch.randint(0, 4, (), generator=g))}{'eo'[int(torch.randint(0, 2, (), generator=g))]}")
+    yield Case("2x0e + 1x1o", "3x1o + 1x2e", "1o", note="a mixed product")
+
+
+def paths_hidden(g):
+    yield Case("1x1o", "1x1o", "3e", note="an output no pair reaches")
+    yield Case("4x0e", "2x0o", "0o", note="only pseudoscalars out")
+    yield Case("1x2e", "1x3o", "1e", note="a parity that cannot come out")
+    yield Case(_random_irreps(g, 4, top=5), _random_irreps(g, 4, top=5), "2o", note="large irreps")
+
+
+def paths_compare(got, expected, case):
+    irreps1, irreps2, ir_out = case.args
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(got, float) and got.is_integer():
+        got = int(got)
+    if isinstance(got, bool) or not isinstance(got, int):
+        return f"return a whole number of paths, not {type(got).__name__}"
+    if got == expected:
         return None
-    if [ir.l for _, ir in got] == [ir.l for _, ir in o3.Irreps(expected)]:
-        return f"the l's are right but some parities are wrong for {case.args[0]} ⊗ {case.args[1]}"
-    return f"wrong irreps for {case.args[0]} ⊗ {case.args[1]}"
+    out = o3.Irrep(ir_out)
+    pairs = [(m1, a, m2, b) for m1, a in o3.Irreps(irreps1) for m2, b in o3.Irreps(irreps2)]
+    ignoring_parity = sum(m1 * m2 for m1, a, m2, b in pairs if abs(a.l - b.l) <= out.l <= a.l + b.l)
+    one_per_kind = sum(1 for m1, a, m2, b in pairs if out in a * b)
+    if got == ignoring_parity:
+        return "some of the pairs you count cannot give this output's parity: under inversion the product picks up p1 p2"
+    if got == one_per_kind and one_per_kind != expected:
+        return "every copy counts: m1 copies of one irrep and m2 of another make m1 · m2 pairs"
+    return "that is not the number of paths"
 
 
-# ---- 04.5: couple two features
+# ---------------------------------------------------------------- the declarations
 
-
-def couple(x, y, l3):
-    """z_k = Σ_ij C_ijk x_i y_j for features x (type l1) and y (type l2)."""
-    l1, l2 = (x.shape[-1] - 1) // 2, (y.shape[-1] - 1) // 2
-    return torch.einsum("ijk,i,j->k", clebsch_gordan(l1, l2, l3, dtype=x.dtype), x, y)
-
-
-def _features(g):
-    def r(n):
-        return torch.randn(n, generator=g, dtype=torch.float64)
-
-    return [Case(r(3), r(3), 1, note="two vectors into a vector"), Case(r(3), r(3), 0), Case(r(5), r(3), 2), Case(r(5), r(5), 4)]
-
+CG_FORBIDDEN = {"o3.wigner_3j": o3.wigner_3j, "symml.cg.clebsch_gordan": clebsch_gordan,
+                "o3.ReducedTensorProducts": o3.ReducedTensorProducts.__init__}
+PATHS_FORBIDDEN = {"o3.Irrep.__mul__": o3.Irrep.__mul__, "o3.FullyConnectedTensorProduct": o3.FullyConnectedTensorProduct.__init__,
+                   "o3.FullTensorProduct": o3.FullTensorProduct.__init__, "o3.TensorProduct": o3.TensorProduct.__init__}
 
 EXERCISES = [
-    Exercise("04.1", equivariance_constraint, _generators, _same_null_space, title="the equivariance constraint", name="equivariance_constraint"),
-    Exercise("04.2", cg_from_null_space, _triples, _up_to_sign, title="Clebsch-Gordan from a null space", name="cg_from_null_space"),
-    Exercise("04.3", allowed, _all_triples, _bool, title="the selection rule", name="allowed"),
-    Exercise("04.4", product_irreps, _irrep_pairs, _same_irreps, title="irreps of a product, with parity", name="product_irreps"),
-    Exercise("04.5", couple, _features, title="couple two features", name="couple"),
+    Exercise("04.1", cg_from_casimir, cg_cases, cg_compare, title="Clebsch-Gordan from one Casimir eigenspace", name="cg_from_casimir",
+             points=3, hidden=cg_hidden, forbidden=CG_FORBIDDEN,
+             mistakes=[(lambda l1, l2, l3: 2 * cg_from_casimir(l1, l2, l3), "normalise it"),
+                       (_unit_random, "not equivariant"),
+                       (lambda l1, l2, l3: cg_from_casimir(l1, l2, l3).flatten(), "shape"),
+                       (as_student("lambda l1, l2, l3: o3.wigner_3j(l1, l2, l3)", o3=o3), "calls o3.wigner_3j"),
+                       (as_student("lambda l1, l2, l3: clebsch_gordan(l1, l2, l3)", clebsch_gordan=clebsch_gordan), "calls symml.cg.clebsch_gordan"),
+                       (as_student("lambda l1, l2, l3: (o3.ReducedTensorProducts('i', i='0e'), clebsch_gordan_(l1, l2, l3))[1]", o3=o3, clebsch_gordan_=cg_from_casimir), "calls o3.ReducedTensorProducts")]),
+    Exercise("04.2", self_product, None, self_product_compare, kind="value", name="self_product", title="predict: a feature times itself",
+             mistakes=[("0e + 1e + 2e + 3e + 4e", "swap the two inputs"), ("0o + 2o + 4o", "no odd parity"), ("0e + 2e", "some l's that survive"),
+                       ("2x0e + 2e + 4e", "at most once"), ("many", "not an irreps string"), (3, "irreps string such as")]),
+    Exercise("04.3", count_paths, paths_cases, paths_compare, title="counting the paths of a tensor product", name="count_paths",
+             points=2, hidden=paths_hidden, forbidden=PATHS_FORBIDDEN,
+             mistakes=[(lambda a, b, c: "two", "whole number"),
+                       (lambda a, b, c: sum(m1 * m2 for m1, x in o3.Irreps(a) for m2, y in o3.Irreps(b) if abs(x.l - y.l) <= o3.Irrep(c).l <= x.l + y.l), "parity"),
+                       (lambda a, b, c: sum(1 for m1, x in o3.Irreps(a) for m2, y in o3.Irreps(b) if o3.Irrep(c) in x * y), "every copy counts"),
+                       (lambda a, b, c: count_paths(a, b, c) + 1, "not the number of paths"),
+                       (as_student("lambda a, b, c: sum(m1 * m2 for m1, x in o3.Irreps(a) for m2, y in o3.Irreps(b) if o3.Irrep(c) in x * y)", o3=o3), "calls o3.Irrep.__mul__"),
+                       (as_student("lambda a, b, c: o3.FullyConnectedTensorProduct(a, b, c).weight_numel", o3=o3), "calls o3.FullyConnectedTensorProduct"),
+                       (as_student("lambda a, b, c: (o3.FullTensorProduct('0e', '0e'), count(a, b, c))[1]", o3=o3, count=count_paths), "calls o3.FullTensorProduct"),
+                       (as_student("lambda a, b, c: o3.TensorProduct(a, b, c, []).weight_numel", o3=o3), "calls o3.TensorProduct")]),
 ]

@@ -1,4 +1,9 @@
-"""Exercises of lesson 06, geometric tensors."""
+"""Exercises of problem set 06, geometric tensors: predict the irreps of quantities the lesson did not
+list, pack a symmetric tensor into e3nn's 0e + 2e, and convert features from the old (y, z, x) convention.
+
+Conventions: e3nn 0.6 (vectors (x, y, z)); a symmetric tensor ``T`` is ``(n, 3, 3)``; features are
+``(n, irreps.dim)``, one row per sample.
+"""
 
 import math
 
@@ -6,105 +11,51 @@ import torch
 from e3nn import o3
 
 from symml.cg import clebsch_gordan
-from symml.checks import Case, Exercise, close
+from symml.checks import Case, Exercise, choice, close
+from symml.checks.hints import as_student, compare_irreps
 from symml.so3 import rand_matrix
 
-# ---- 06.1: name the irreps
+# ---- 06.1: predict the irreps of four quantities
 
-IRREPS = {
-    "charge": "0e",
-    "kinetic energy": "0e",
-    "acceleration": "1o",
-    "electric field": "1o",
-    "electric dipole moment": "1o",
-    "torque": "1e",
-    "angular velocity": "1e",
-    "magnetic field": "1e",
-    "magnetic dipole moment": "1e",
-    "helicity v · L": "0o",
-    "Poynting vector E × B": "1o",
-    "moment of inertia tensor": "0e+2e",
-    "velocity gradient ∂v_i/∂x_j": "0e+1e+2e",
-    "f orbital": "3o",
+QUANTITIES = {
+    "E · B": "0o",
+    "E × B": "1o",
+    "electric quadrupole Q_ij (symmetric, traceless)": "2e",
+    "piezoelectric tensor d_ijk = d_ikj": "2x1o + 2o + 3o",
+}
+WHY = {  # what to think about when a prediction is wrong, by quantity
+    "E · B": "E is a vector, B a pseudovector: what does −I do to each, and to their dot product?",
+    "E × B": "the cross product of a vector and a pseudovector: apply −I to both and look at the result",
+    "electric quadrupole Q_ij (symmetric, traceless)": "a symmetric 3×3 tensor is 0e + 2e; which part does 'traceless' remove?",
+    "piezoelectric tensor d_ijk = d_ikj": "index i is a vector and the pair jk a symmetric tensor: multiply the irreps of the two",
 }
 
 
-def irreps_of(quantity):
-    return IRREPS[quantity]
+def quantity_irreps():
+    """The irreps of each quantity in ``QUANTITIES``: a dict from its name to an irreps string."""
+    return dict(QUANTITIES)
 
 
-def _quantities(g):
-    return [Case(name, note=name) for name in IRREPS]
+def quantities_compare(got, expected, case=None):
+    if not isinstance(got, dict):
+        return f"answer with a dict from each quantity to its irreps string, not {type(got).__name__}"
+    missing = [name for name in expected if name not in got]
+    if missing:
+        return f"the dict has no entry for {missing[0]!r}: keep the keys as given"
+    for name, want in expected.items():
+
+        def explain(mine, want, name=name):
+            if mine.dim != want.dim:
+                return f"{mine.dim} components, but the quantity has {want.dim} independent numbers"
+            return WHY[name]
+
+        hint = compare_irreps(got[name], want, explain)
+        if hint:
+            return f"{name}: {hint}"
+    return None
 
 
-def _same_irreps(got, expected, case):
-    try:
-        got = o3.Irreps(got)
-    except Exception:
-        return f"write the irreps as a string like '1o' or '0e+2e', not {got!r}"
-    got, expected = got.sort().irreps.simplify(), o3.Irreps(expected).sort().irreps.simplify()
-    if got == expected:
-        return None
-    if got.dim != expected.dim:
-        return f"wrong number of components ({got.dim}): count the independent numbers of the quantity"
-    if [(mul, ir.l) for mul, ir in got] == [(mul, ir.l) for mul, ir in expected]:
-        return "the l's are right but a parity is wrong: what does the inversion -I do to it?"
-    return "wrong irreps"
-
-
-# ---- 06.2: parity by experiment
-
-
-def _dot(a, b):
-    return (a * b).sum(-1, keepdim=True)
-
-
-FUNCTIONS = {
-    "a · b": (lambda a, b, c: _dot(a, b), 1),
-    "a × b": (lambda a, b, c: torch.linalg.cross(a, b), 1),
-    "a · (b × c)": (lambda a, b, c: _dot(a, torch.linalg.cross(b, c)), -1),
-    "(a · b) c": (lambda a, b, c: _dot(a, b) * c, -1),
-    "a × (b × c)": (lambda a, b, c: torch.linalg.cross(a, torch.linalg.cross(b, c)), -1),
-    "|a|² (b × c)": (lambda a, b, c: _dot(a, a) * torch.linalg.cross(b, c), 1),
-    "a + b × c": (lambda a, b, c: a + torch.linalg.cross(b, c), 0),
-    "(a · (b × c)) a": (lambda a, b, c: _dot(a, torch.linalg.cross(b, c)) * a, 1),
-    "|a| + a · (b × c)": (lambda a, b, c: a.norm(dim=-1, keepdim=True) + _dot(a, torch.linalg.cross(b, c)), 0),
-}
-
-
-def parity(f):
-    a, b, c = torch.randn(3, 10, 3, dtype=torch.float64)
-    y, y_inverted = f(a, b, c), f(-a, -b, -c)
-    if torch.allclose(y_inverted, y):
-        return 1
-    if torch.allclose(y_inverted, -y):
-        return -1
-    return 0
-
-
-def _call_on_function(answer, name):
-    return answer(FUNCTIONS[name][0])
-
-
-def _functions(g):
-    return [Case(name, note=f"f(a, b, c) = {name}") for name in FUNCTIONS]
-
-
-def _parity_compare(got, expected, case):
-    if isinstance(got, torch.Tensor) and got.numel() == 1:
-        got = got.item()
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
-        return f"return the number 1, -1 or 0, not {type(got).__name__}"
-    if got not in (1, -1, 0):
-        return f"return 1, -1 or 0, not {got}"
-    if got == expected:
-        return None
-    if expected == 0:
-        return "this f is neither even nor odd: parts of it flip and parts do not"
-    return "wrong parity: compare f(-a, -b, -c) with f(a, b, c)"
-
-
-# ---- 06.3: pack a symmetric tensor into 0e + 2e
+# ---- 06.2: pack a symmetric tensor into 0e + 2e
 
 
 def pack_symmetric(T):
@@ -131,6 +82,20 @@ def _tensors(g):
     yield Case(r[:, :, None] * r[:, None, :], rot(), note="T = r̂ r̂ᵀ")
     yield Case(torch.diag(torch.tensor([1.0, -1.0, 0.0], dtype=torch.float64))[None], rot(), note="a traceless diagonal tensor")
     yield Case(_symmetric(g, 2), rot())
+
+
+def _tensors_hidden(g):
+    yield Case(2.5 * torch.eye(3, dtype=torch.float64)[None], rand_matrix(generator=g, dtype=torch.float64), note="a multiple of the identity")
+    yield Case(torch.zeros(1, 3, 3, dtype=torch.float64), rand_matrix(generator=g, dtype=torch.float64), note="the zero tensor")
+    yield Case(_symmetric(g, 3).float(), rand_matrix(generator=g), note="float32 tensors")
+
+
+PACK_FORBIDDEN = {"o3.ReducedTensorProducts": o3.ReducedTensorProducts.__init__}
+
+
+def _pack_unscaled(T):  # a mistake: the Clebsch-Gordan contractions without the factors that keep lengths
+    scalar = torch.einsum("ijk,...ij->...k", clebsch_gordan(1, 1, 0, dtype=T.dtype), T)
+    return torch.cat([scalar, torch.einsum("ijk,...ij->...k", clebsch_gordan(1, 1, 2, dtype=T.dtype), T)], dim=-1)
 
 
 def _pack_compare(got, expected, case):
@@ -163,6 +128,7 @@ def _pack_compare(got, expected, case):
 
 # ---- 06.4: from (y, z, x) to e3nn 0.6
 
+
 CYCLE = torch.tensor([[0.0, 0, 1], [1, 0, 0], [0, 1, 0]], dtype=torch.float64)  # (y, z, x) → (x, y, z), a 3-fold rotation
 
 
@@ -173,6 +139,28 @@ def yzx_to_xyz(irreps, x):
 def _old_features(g):
     for irreps in ["0e+1o", "1o+1e", "2e", "0e+1o+2e", "2x1o+3o"]:
         yield Case(irreps, torch.randn(3, o3.Irreps(irreps).dim, generator=g, dtype=torch.float64), note=f"irreps {irreps}")
+
+
+def _old_features_hidden(g):
+    yield Case("0e", torch.randn(2, 1, generator=g, dtype=torch.float64), note="a lone scalar")
+    yield Case("1o", torch.randn(1, 3, generator=g, dtype=torch.float64), note="a single vector")
+    yield Case("2x2e+0o", torch.randn(4, 11, generator=g, dtype=torch.float64), note="two l = 2 features and a pseudoscalar")
+
+
+def _keep_l(irreps, x, y, l):  # a mistake helper: block(s) of l left as they were
+    y = y.clone()
+    for (mul, ir), s in zip(o3.Irreps(irreps), o3.Irreps(irreps).slices()):
+        if ir.l == l:
+            y[..., s] = x[..., s]
+    return y
+
+
+def _flip_l(irreps, y, l):
+    y = y.clone()
+    for (mul, ir), s in zip(o3.Irreps(irreps), o3.Irreps(irreps).slices()):
+        if ir.l == l:
+            y[..., s] = -y[..., s]
+    return y
 
 
 def _convert_compare(got, expected, case):
@@ -197,9 +185,46 @@ def _convert_compare(got, expected, case):
     return f"the {first} block is wrong{known}"
 
 
+# ---- 06.3: predict: is the l = 2 conversion a permutation?
+
+
+def l2_conversion():
+    """Whether converting l = 2 features from the old convention to e3nn 0.6 only permutes their components."""
+    return "mixes"
+
+
+L2_OPTIONS = ["permutes", "mixes"]
+l2_compare = choice(L2_OPTIONS, why={
+    "permutes": "the old l = 2 list holds 3z² − 1 and x² − y²; relabel the axes x → y → z → x and ask whether 3x² − 1 is one of the five old functions",
+})
+
+
 EXERCISES = [
-    Exercise("06.1", irreps_of, _quantities, _same_irreps, title="name the irreps", name="irreps_of"),
-    Exercise("06.2", parity, _functions, _parity_compare, call=_call_on_function, title="parity by experiment", name="parity"),
-    Exercise("06.3", pack_symmetric, _tensors, _pack_compare, call=_rotated_tensor_pair, title="pack a symmetric tensor into 0e + 2e", name="pack_symmetric"),
-    Exercise("06.4", yzx_to_xyz, _old_features, _convert_compare, title="from (y, z, x) to e3nn 0.6", name="yzx_to_xyz"),
+    Exercise("06.1", quantity_irreps, None, quantities_compare, kind="value", name="irreps", title="predict: the irreps of four quantities",
+             points=2,
+             mistakes=[(dict(QUANTITIES, **{"E · B": "0e"}), "what does −I do to each"),
+                       (dict(QUANTITIES, **{"E × B": "1e"}), "apply −I to both"),
+                       (dict(QUANTITIES, **{"electric quadrupole Q_ij (symmetric, traceless)": "0e + 2e"}), "independent numbers"),
+                       (dict(QUANTITIES, **{"electric quadrupole Q_ij (symmetric, traceless)": "1e + 0e + 0o"}), "which part does 'traceless' remove"),
+                       (dict(QUANTITIES, **{"piezoelectric tensor d_ijk = d_ikj": "1o + 2o + 3o + 1e"}), "multiply the irreps"),
+                       (dict(QUANTITIES, **{"E · B": "scalar"}), "not an irreps string"),
+                       ({"E · B": "0o"}, "has no entry"), ("0o", "answer with a dict")]),
+    Exercise("06.2", pack_symmetric, _tensors, _pack_compare, call=_rotated_tensor_pair, title="pack a symmetric tensor into 0e + 2e",
+             name="pack_symmetric", points=2, hidden=_tensors_hidden, forbidden=PACK_FORBIDDEN,
+             mistakes=[(lambda T: pack_symmetric(T)[..., :5], "shape"),
+                       (lambda T: pack_symmetric(T.transpose(-1, -2)) @ o3.Irreps("0e+2e").D_from_matrix(rand_matrix(dtype=T.dtype, seed=3)), "do not rotate"),
+                       (_pack_unscaled, "off by a factor"),
+                       (lambda T: pack_symmetric(T) * torch.tensor([-1.0, 1, 1, 1, 1, 1], dtype=T.dtype), "0e coordinate has the wrong sign"),
+                       (lambda T: pack_symmetric(T) * torch.tensor([1.0, -1, -1, -1, -1, -1], dtype=T.dtype), "2e block has the wrong sign"),
+                       (as_student("lambda T: torch.einsum('kij,nij->nk', o3.ReducedTensorProducts('ij=ji', i='1o').change_of_basis, T)", o3=o3, torch=torch), "calls o3.ReducedTensorProducts")]),
+    Exercise("06.3", l2_conversion, None, l2_compare, kind="value", name="l2_conversion", title="predict: is the l = 2 conversion a permutation?",
+             mistakes=[("permutes", "relabel the axes"), ("yes", "answer with one of")]),
+    Exercise("06.4", yzx_to_xyz, _old_features, _convert_compare, title="from (y, z, x) to e3nn 0.6", name="yzx_to_xyz", points=2,
+             hidden=_old_features_hidden,
+             mistakes=[(lambda irreps, x: x * (2 if o3.Irreps(irreps)[0].ir.l == 0 else 1), "a scalar"),
+                       (lambda irreps, x: _keep_l(irreps, x, yzx_to_xyz(irreps, x), 1), "its (y, z, x) must become"),
+                       (lambda irreps, x: _keep_l(irreps, x, yzx_to_xyz(irreps, x), 2), "must change too"),
+                       (lambda irreps, x: x @ o3.Irreps(irreps).D_from_matrix(CYCLE.to(x.dtype)), "the wrong way"),
+                       (lambda irreps, x: -yzx_to_xyz(irreps, x) if o3.Irreps(irreps)[0].ir.l > 0 else _flip_l(irreps, yzx_to_xyz(irreps, x), 2), "block is wrong"),
+                       (lambda irreps, x: yzx_to_xyz(irreps, x)[:, :1], "shape")]),
 ]
