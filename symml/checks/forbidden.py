@@ -103,6 +103,8 @@ class Tripwire:
             key = _key(f)
             if key[0] == "code":
                 self.code_keys[key] = name
+                if not hasattr(f, "__code__") and hasattr(f, "__name__"):  # a C wrapper (lru_cache): a cache hit runs no Python
+                    self.c_funcs.setdefault(f.__name__, []).append((f, name))
             else:
                 self.c_funcs.setdefault(key[1], []).append((_unwrap(f), name))
         self.code_names = {k[3] for k in self.code_keys}
