@@ -15,7 +15,8 @@ wrapper or alias made earlier), not a library that uses the function internally.
 
 Python functions are matched by where their code was defined (file and line), so a second copy of
 a module (the grader loads its own) still matches; C functions and methods (``torch.linalg.cross``,
-``Tensor.cross``) by name and owner. The hook only notes the call and lets it finish: the answer's
+``Tensor.cross``) by name and owner. A forbidden ``functools.lru_cache`` function has its cache
+emptied while the answer runs (a cache hit would run no code to see). The hook only notes the call and lets it finish: the answer's
 own ``try``/``except`` cannot swallow the verdict.
 
 What it does not stop: a student who deliberately dismantles it in their own kernel (replacing
@@ -103,11 +104,11 @@ class Tripwire:
             key = _key(f)
             if key[0] == "code":
                 self.code_keys[key] = name
-                if not hasattr(f, "__code__") and hasattr(f, "__name__"):  # a C wrapper (lru_cache): a cache hit runs no Python
-                    self.c_funcs.setdefault(f.__name__, []).append((f, name))
             else:
                 self.c_funcs.setdefault(key[1], []).append((_unwrap(f), name))
         self.code_names = {k[3] for k in self.code_keys}
+        # a cache hit of an lru_cache'd function runs no Python code the hook could see: empty the caches
+        self.caches = [f for f in forbidden.values() if hasattr(f, "cache_clear")]
         self.trusted = {_key(f) for f in trusted if _key(f)[0] == "code"}
 
     def answer_is_forbidden(self, answer) -> str | None:
@@ -163,6 +164,8 @@ class Tripwire:
                         break
 
     def __enter__(self):
+        for f in self.caches:
+            f.cache_clear()
         self._previous = sys.getprofile()
         sys.setprofile(self._profile)
         return self
