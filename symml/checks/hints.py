@@ -196,3 +196,48 @@ def as_student(source: str, **names):
     trusted by the tripwire (it is the library), code compiled here counts as the student's.
     """
     return eval(compile(source, "<student notebook>", "eval"), dict(names))
+
+
+def shortcuts(*kinds: str) -> dict:
+    """``{display name: callable}`` of the library calls that compute what an exercise asks to derive, for ``forbidden=``.
+
+    ``kinds``: ``"tensor products"`` (e3nn's and symml's tensor-product modules and e3nn's Cartesian
+    tensors, which hold Clebsch-Gordan coefficients and the product rule inside), ``"clebsch-gordan"``
+    (``o3.wigner_3j``, ``symml.cg.clebsch_gordan`` and the private functions behind them),
+    ``"spherical harmonics"`` (every e3nn and symml route to Yˡ). A class counts as called when the
+    answer constructs it (its ``__init__``), since its methods are then called by the library.
+    """
+    import e3nn.io
+    from e3nn import o3
+
+    import symml.cg
+    import symml.nn
+    import symml.sh
+
+    table = {
+        "tensor products": {
+            "o3.TensorProduct": o3.TensorProduct.__init__, "o3.FullTensorProduct": o3.FullTensorProduct.__init__,
+            "o3.FullTensorProductv2": o3.FullTensorProductv2.__init__,
+            "o3.FullyConnectedTensorProduct": o3.FullyConnectedTensorProduct.__init__,
+            "o3.ElementwiseTensorProduct": o3.ElementwiseTensorProduct.__init__, "o3.TensorSquare": o3.TensorSquare.__init__,
+            "o3.ReducedTensorProducts": o3.ReducedTensorProducts.__init__, "symml.nn.TensorProduct": symml.nn.TensorProduct.__init__,
+            "e3nn.io.CartesianTensor": e3nn.io.CartesianTensor.from_cartesian,
+            "e3nn.io.CartesianTensor.to_cartesian": e3nn.io.CartesianTensor.to_cartesian,
+            "e3nn.io.CartesianTensor.reduced_tensor_products": e3nn.io.CartesianTensor.reduced_tensor_products,
+        },
+        "clebsch-gordan": {
+            "o3.wigner_3j": o3.wigner_3j, "symml.cg.clebsch_gordan": symml.cg.clebsch_gordan,
+            "symml.cg._clebsch_gordan": symml.cg._clebsch_gordan, "symml.cg._product_eigenspaces": symml.cg._product_eigenspaces,
+            "o3._wigner._so3_clebsch_gordan": o3._wigner._so3_clebsch_gordan, "o3._wigner._su2_clebsch_gordan": o3._wigner._su2_clebsch_gordan,
+        },
+        "spherical harmonics": {
+            "o3.spherical_harmonics": o3.spherical_harmonics, "symml.sh.spherical_harmonics": symml.sh.spherical_harmonics,
+            "o3.SphericalHarmonics": o3.SphericalHarmonics.__init__,
+            "o3.spherical_harmonics_alpha_beta": o3.spherical_harmonics_alpha_beta,
+            "o3.SphericalHarmonicsAlphaBeta": o3.SphericalHarmonicsAlphaBeta.__init__,
+            "o3.spherical_harmonics_alpha": o3.spherical_harmonics_alpha, "o3.Legendre": o3.Legendre.__init__,
+            "o3._spherical_harmonics._spherical_harmonics": o3._spherical_harmonics._spherical_harmonics,
+            "symml.sh._recursion_matrix": symml.sh._recursion_matrix,
+        },
+    }
+    return {name: f for kind in kinds for name, f in table[kind].items()}

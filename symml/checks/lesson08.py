@@ -1,11 +1,14 @@
 """Exercises of lesson 08, an equivariant network."""
 
+import warnings
+
 import torch
 from e3nn import o3
 
-from symml.checks import Case, Exercise, close, error_size
-from symml.datasets import tetris, tetris_targets, water, water_energy
-from symml.so3 import rand_matrix
+from symml.checks import Case, Exercise, close
+from symml.checks.hints import as_student
+from symml.datasets import tetris_predict, tetris_targets, water, water_energy
+from symml.nn import EquivariantNet
 
 # ---- 08.1: tetris accuracy
 
@@ -25,6 +28,15 @@ def _accuracy_cases(g):
     yield Case(tetris_targets(1 - chiral, dtype=torch.float64), chiral, note="left and right swapped")
 
 
+def _accuracy_hidden(g):
+    labels = torch.randint(0, 8, (1,), generator=g)
+    yield Case(tetris_targets(labels, dtype=torch.float64) - 0.3, labels, note="a single piece")
+    labels = torch.tensor([0, 1, 2, 5])
+    yield Case(torch.zeros(4, 7, dtype=torch.float64), labels, note="all outputs zero (ties go to the lowest label)")
+    labels = torch.randint(0, 2, (30,), generator=g)
+    yield Case(0.2 * torch.randn(30, 7, generator=g, dtype=torch.float64), labels, note="only chiral pieces, noisy outputs")
+
+
 def _accuracy_compare(got, expected, case):
     if isinstance(got, torch.Tensor) and got.numel() == 1:
         got = float(got)
@@ -36,132 +48,122 @@ def _accuracy_compare(got, expected, case):
         return "return a fraction between 0 and 1, not a percentage"
     outputs, labels = case.args
     if abs(got - float((outputs.argmax(dim=1) == labels).double().mean())) < 1e-9:
-        return "there are 8 pieces but 7 outputs: output 0 is a pseudoscalar, positive for chiral_left (label 0), negative for chiral_right (label 1); outputs 1..6 score labels 2..7"
-    return "wrong accuracy: the score of chiral_left is +output 0, of chiral_right −output 0, of label k ≥ 2 output k − 1; the prediction is the highest score"
+        return "there are 8 pieces but 7 outputs: one output has to score two pieces"
+    return "wrong accuracy: how does a pseudoscalar output tell chiral_left (label 0) from chiral_right (label 1)?"
 
 
-# ---- 08.2: data augmentation
+# ---- 08.2: the smallest hidden irreps that reach a pseudoscalar
+
+MAX_HIDDEN_DIM = 6
 
 
-def augment(pos, copies, generator):
-    """``copies`` randomly rotated copies of each piece: (copies·G, n, 3), copy k of piece i at index k·G + i."""
-    G = len(pos)
-    R = rand_matrix(copies * G, dtype=pos.dtype, generator=generator)
-    return pos.repeat(copies, 1, 1) @ R.transpose(1, 2)
+def irreps_hidden_for_0o():
+    """The smallest irreps_hidden with which EquivariantNet("0e", "0o", num_layers=2) outputs a non-zero 0o."""
+    return "1o+1e"
 
 
-def _augment_call(answer, pos, copies, seed):
-    first = answer(pos, copies, torch.Generator().manual_seed(seed))
-    again = answer(pos, copies, torch.Generator().manual_seed(seed))
-    return first, again
+def _pseudoscalar_output(answer, pos):
+    """|0o output| of an untrained two-layer net with irreps_hidden = answer, and the hidden dimension."""
+    try:
+        hidden = o3.Irreps(answer)
+    except Exception:
+        return f"not irreps: {answer!r}"
+    try:
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+            warnings.simplefilter("ignore")  # an empty layer warns about zero-element weights
+            torch.manual_seed(0)
+            net = EquivariantNet("0e", "0o", irreps_hidden=hidden, max_radius=2.5, num_layers=2, num_neighbors=3.0).to(pos.dtype)
+            with torch.no_grad():
+                out = net(pos)
+    except Exception:
+        return 0.0, hidden.dim  # no path survives at all: the net has nothing to output
+    return float(out.abs().max()), hidden.dim
 
 
-def _augment_cases(g):
-    yield Case(torch.randn(3, 5, 3, generator=g, dtype=torch.float64), 4, int(torch.randint(0, 1000, (1,), generator=g)))
-    yield Case(torch.randn(2, 4, 3, generator=g, dtype=torch.float64), 1, 7, note="one copy")
-    yield Case(tetris(dtype=torch.float64)[0], 3, 11, note="the eight tetris pieces")
+def _clouds(g):
+    yield Case(0.6 * torch.randn(6, 3, generator=g, dtype=torch.float64), note="a random cloud of six points, all within max_radius of each other")
 
 
-def _augment_compare(got, expected, case):
-    pos, copies, seed = case.args
-    G, n, _ = pos.shape
-    if not isinstance(got, tuple) or not isinstance(got[0], torch.Tensor):
-        return f"return a tensor of shape ({copies * G}, {n}, 3)"
-    out, again = got[0].to(torch.float64), got[1].to(torch.float64)
-    if out.shape != (copies * G, n, 3):
-        return f"the output has shape {tuple(out.shape)} but should have shape ({copies * G}, {n}, 3)"
-    if not torch.allclose(out, again, atol=1e-12):
-        return "two calls with generators of the same seed give different outputs: draw all random numbers from `generator`"
-    original = pos.repeat(copies, 1, 1)
-    # a rotation about the origin keeps every dot product between points
-    if not torch.allclose(out @ out.transpose(1, 2), original @ original.transpose(1, 2), atol=1e-8):
-        if torch.allclose(torch.cdist(out, out), torch.cdist(original, original), atol=1e-8):
-            return "the shapes are right but the pieces moved: rotate about the origin (pos @ R.T), no translation"
-        if torch.allclose(torch.cdist(out, out), torch.cdist(pos.repeat_interleave(copies, 0), pos.repeat_interleave(copies, 0)), atol=1e-8):
-            return "wrong order: copy k of piece i goes to index k·G + i (as pos.repeat(copies, 1, 1)), not i·copies + k"
-        return "the pieces changed shape: apply a rotation (an orthogonal matrix) to each piece"
-    # recover each rotation where the points span 3D: Q = lstsq(original, out)
-    full = [k for k in range(len(out)) if torch.linalg.matrix_rank(original[k] - original[k].mean(0), atol=1e-6) == 3 and torch.linalg.matrix_rank(original[k], atol=1e-6) == 3]
-    Qs = [torch.linalg.lstsq(original[k], out[k]).solution.T for k in full]
-    if any(torch.det(Q) < 0 for Q in Qs):
-        return "some copies are mirrored (det R = −1): a reflection turns a chiral piece into its mirror image; use proper rotations only"
-    if copies * G > 1 and len(Qs) > 1 and all(torch.allclose(Q, Qs[0], atol=1e-8) for Q in Qs):
-        return "every piece got the same rotation: draw a new random rotation for each piece"
-    if copies > 1 and torch.allclose(out[:G], out[G:2 * G], atol=1e-8):
-        return "the copies are identical: each copy needs its own random rotations"
+def _hidden_compare(got, expected, case):
+    if isinstance(got, str):
+        return f"irreps_hidden should be an irreps string such as '2x0e+1o', not {got.removeprefix('not irreps: ')}"
+    size, dim = got
+    if size < 1e-9:
+        return "the 0o output is exactly zero: follow a path 0e → hidden → hidden → 0o, each step a product with Y^0, Y^1 or Y^2; an irrep no path reaches is dropped"
+    if dim > MAX_HIDDEN_DIM:
+        return f"that reaches 0o, but with {dim} hidden dimensions: which irreps does the path really need? (at most {MAX_HIDDEN_DIM})"
     return None
 
 
-# ---- 08.3: forces from an energy
+# ---- 08.3: the Hessian of an energy
 
 
-def forces(energy, pos):
-    """F = −∂E/∂pos, by autograd; ``energy(pos)`` may return one energy or one per molecule."""
+def hessian(energy, pos):
+    """∂²E/∂pos², shape (3N, 3N), for ``energy(pos)`` a scalar of positions ``pos`` (N, 3)."""
     pos = pos.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(energy(pos).sum(), pos)
-    return -grad
+    (grad,) = torch.autograd.grad(energy(pos), pos, create_graph=True)
+    grad = grad.reshape(-1)
+    rows = [torch.autograd.grad(grad[k], pos, retain_graph=True, allow_unused=True)[0] for k in range(len(grad))]
+    return torch.stack([torch.zeros_like(pos) if r is None else r for r in rows]).reshape(len(grad), -1).detach()
 
 
 def _pair_energy(pos):
     """A Morse pair energy of one cloud (N, 3), invariant."""
-    d = torch.pdist(pos)
+    i, j = torch.triu_indices(len(pos), len(pos), offset=1)
+    d = (pos[i] - pos[j]).norm(dim=-1)  # not torch.pdist: it has no second derivative
     return ((1 - torch.exp(1 - d)) ** 2).sum()
 
 
-def _tilted_energy(pos):
-    """An energy that prefers the molecule lying along x: not invariant under rotations."""
-    centred = pos - pos.mean(dim=-2, keepdim=True)
-    return water_energy(pos) + 0.5 * (centred[..., 1:] ** 2).sum((-1, -2))
+def _field_energy(pos):
+    """A cloud in a harmonic trap plus a linear field: not invariant, and linear in part."""
+    return 0.5 * (pos ** 2).sum() + (pos[:, 0] * pos[:, 1]).sum() + 0.3 * pos[:, 2].sum()
 
 
-ENERGIES = {"water": water_energy, "pairs": _pair_energy, "tilted": _tilted_energy}
+ENERGIES = {"water": water_energy, "pairs": _pair_energy, "field": _field_energy}
 
 
-def _forces_call(answer, name, pos):
+def _hessian_call(answer, name, pos):
     return answer(ENERGIES[name], pos)
 
 
-def _forces_cases(g):
-    yield Case("water", water(4, seed=int(torch.randint(0, 1000, (1,), generator=g)), dtype=torch.float64)[0], note="four water molecules")
-    yield Case("pairs", 1.2 * torch.randn(5, 3, generator=g, dtype=torch.float64) + torch.arange(5, dtype=torch.float64)[:, None], note="a cloud with a pair energy")
-    yield Case("tilted", water(2, seed=3, dtype=torch.float64)[0], note="two water molecules in a field")
+def _hessian_cases(g):
+    yield Case("water", water(1, seed=int(torch.randint(0, 1000, (1,), generator=g)), dtype=torch.float64)[0][0], note="a water molecule")
+    yield Case("pairs", 1.2 * torch.randn(4, 3, generator=g, dtype=torch.float64) + torch.arange(4, dtype=torch.float64)[:, None], note="four atoms with a pair energy")
 
 
-def _forces_compare(got, expected, case):
-    hint = close(got, expected, what="the forces")
-    if hint and "sign" in hint:
-        return "the forces are off by a sign: a force points downhill, F = −∂E/∂pos"
+def _hessian_hidden(g):
+    yield Case("field", torch.randn(1, 3, generator=g, dtype=torch.float64), note="a single atom in a trap")
+    yield Case("field", torch.randn(5, 3, generator=g, dtype=torch.float64), note="five atoms in a trap and a field")
+
+
+def _hessian_compare(got, expected, case):
+    n = expected.shape[0]
+    if isinstance(got, torch.Tensor) and got.numel() == n * n and got.shape != expected.shape:
+        return f"the Hessian has shape {tuple(got.shape)}: return it as a ({n}, {n}) matrix, index 3·atom + coordinate"
+    hint = close(got, expected, what="the Hessian")
+    if hint and isinstance(got, torch.Tensor) and got.shape == expected.shape and close(got.diagonal(), expected.diagonal()) is None:
+        return "the diagonal is right, the rest is not: a Hessian couples every coordinate with every other"
     return hint
 
 
-# ---- 08.4: do the forces rotate?
+# ---- 08.4: predict the zero modes of a distorted molecule
 
 
-def force_rotation_error(energy, pos, Q):
-    """max |F(pos Qᵀ) − F(pos) Qᵀ|: zero when the forces rotate with the molecule."""
-    return float((forces(energy, pos @ Q.T) - forces(energy, pos) @ Q.T).abs().max())
+def zero_modes():
+    """How many Hessian eigenvalues of water_energy vanish at a distorted (not equilibrium) water geometry."""
+    return 3  # translations only: a rotation is a zero mode only where the forces vanish
 
 
-def _rotation_call(answer, name, pos, Q):
-    return answer(ENERGIES[name], pos, Q)
-
-
-def _rotation_cases(g):
-    pos = water(3, seed=int(torch.randint(0, 1000, (1,), generator=g)), dtype=torch.float64)[0]
-    R = rand_matrix(dtype=torch.float64, generator=g)
-    yield Case("water", pos, R, note="water and a rotation")
-    yield Case("water", pos, -R, note="water and a rotation with inversion")
-    yield Case("pairs", torch.randn(5, 3, generator=g, dtype=torch.float64) + torch.arange(5, dtype=torch.float64)[:, None], R, note="a pair energy")
-    yield Case("tilted", pos, R, note="an energy that prefers one axis")
-
-
-def _rotation_compare(got, expected, case):
-    return error_size(
-        got, expected,
-        should_vanish="the error should be ~0 for this invariant energy: compare F(pos @ Q.T) with F(pos) @ Q.T",
-        missed="you found no error, but this energy prefers an axis, so its forces do not rotate with the molecule",
-        wrong_size="the error has the wrong size: the largest entry of |F(pos @ Q.T) − F(pos) @ Q.T|",
-    )
+def _zero_modes_compare(got, expected, case):
+    if isinstance(got, bool) or not isinstance(got, int):
+        return f"answer with a whole number of eigenvalues, not {type(got).__name__}"
+    if got == expected:
+        return None
+    if got >= 6:
+        return "differentiate E(R(θ) x) = E(x) once in θ and once in x: what does the Hessian do to a small rotation of the molecule when the forces are not zero?"
+    if got < 3:
+        return "moving the whole molecule does not change its energy, however distorted it is: how many independent ways are there?"
+    return "that is not what happens: count the motions that leave the energy unchanged to second order"
 
 
 # ---- 08.5: output irreps for a task
@@ -202,10 +204,44 @@ def _irreps_compare(got, expected, case):
     return None
 
 
+def _with(**changes):
+    out = irreps_out()
+    out.update(changes)
+    return out
+
+
 EXERCISES = [
-    Exercise("08.1", tetris_accuracy, _accuracy_cases, _accuracy_compare, title="tetris accuracy", name="tetris_accuracy"),
-    Exercise("08.2", augment, _augment_cases, _augment_compare, call=_augment_call, title="data augmentation by rotations", name="augment"),
-    Exercise("08.3", forces, _forces_cases, _forces_compare, call=_forces_call, title="forces from an energy", name="forces"),
-    Exercise("08.4", force_rotation_error, _rotation_cases, _rotation_compare, call=_rotation_call, title="do the forces rotate?", name="force_rotation_error"),
-    Exercise("08.5", irreps_out, None, _irreps_compare, kind="value", title="output irreps for a task", name="irreps_out"),
+    Exercise("08.1", tetris_accuracy, _accuracy_cases, _accuracy_compare, title="tetris accuracy", name="tetris_accuracy",
+             hidden=_accuracy_hidden, forbidden=[tetris_predict],
+             mistakes=[
+                 (lambda o, l: 100 * tetris_accuracy(o, l), "percentage"),
+                 (lambda o, l: float((o.argmax(dim=1) == l).double().mean()), "8 pieces but 7 outputs"),
+                 (lambda o, l: tetris_accuracy(-o[:, :1].expand(-1, 7) * torch.tensor([1.0] + [-1.0] * 6) + o * torch.tensor([0.0] + [1.0] * 6), l), "pseudoscalar"),
+                 (lambda o, l: (o.sum() > 0).item(), "as a number"),
+                 (as_student("lambda o, l: float((tetris_predict(o) == l).double().mean())", tetris_predict=tetris_predict), "calls symml.datasets.tetris_predict"),
+             ]),
+    Exercise("08.2", irreps_hidden_for_0o, _clouds, _hidden_compare, kind="value", name="irreps_hidden_for_0o", call=_pseudoscalar_output, points=2,
+             title="the smallest hidden irreps that reach a pseudoscalar",
+             mistakes=[("1o", "exactly zero"), ("1e", "exactly zero"), ("2e+2o", "which irreps does the path really need"), ("vector", "irreps string")]),
+    Exercise("08.3", hessian, _hessian_cases, _hessian_compare, call=_hessian_call, title="the Hessian of an energy", name="hessian", points=2,
+             hidden=_hessian_hidden,
+             forbidden={"torch.autograd.functional.hessian": torch.autograd.functional.hessian,
+                        "torch.autograd.functional.jacobian": torch.autograd.functional.jacobian,
+                        "torch.func.hessian": torch.func.hessian, "torch.func.jacrev": torch.func.jacrev, "torch.func.jacfwd": torch.func.jacfwd},
+             mistakes=[
+                 (lambda e, p: -hessian(e, p), "off by a sign"),
+                 (lambda e, p: hessian(e, p).reshape(len(p), 3, len(p), 3), "as a ("),
+                 (lambda e, p: torch.diag(hessian(e, p).diagonal()), "diagonal is right"),
+                 (as_student("lambda e, p: torch.autograd.functional.hessian(e, p).reshape(p.numel(), -1)", torch=torch), "calls torch.autograd.functional.hessian"),
+                 (as_student("lambda e, p: torch.func.hessian(e)(p).reshape(p.numel(), -1)", torch=torch), "calls torch.func.hessian"),
+                 (as_student("lambda e, p: torch.autograd.functional.jacobian(lambda q: torch.autograd.grad(e(q), q, create_graph=True)[0], p).reshape(p.numel(), -1)", torch=torch), "calls torch.autograd.functional.jacobian"),
+                 (as_student("lambda e, p: torch.func.jacrev(torch.func.grad(e))(p).reshape(p.numel(), -1)", torch=torch), "calls torch.func.jacrev"),
+                 (as_student("lambda e, p: torch.func.jacfwd(torch.func.grad(e))(p).reshape(p.numel(), -1)", torch=torch), "calls torch.func.jacfwd"),
+             ]),
+    Exercise("08.4", zero_modes, None, _zero_modes_compare, kind="value", name="zero_modes", title="predict: the zero modes of a distorted molecule",
+             mistakes=[(6, "differentiate"), (2, "moving the whole molecule"), (0, "moving the whole molecule"), (4, "count the motions"), ("3", "whole number")]),
+    Exercise("08.5", irreps_out, None, _irreps_compare, kind="value", title="output irreps for a task", name="irreps_out",
+             mistakes=[(_with(polarizability="0e+1e+2e"), "number of components"), (_with(**{"magnetic moment": "1o"}), "parity"),
+                       (_with(**{"handedness of a molecule": "0e"}), "parity"), ({"energy": "0e"}, "no entry"), (_with(energy="scalar"), "irreps such as"),
+                       ("0e", "dict"), (_with(polarizability="1o+1e"), "wrong irreps")]),
 ]

@@ -1,16 +1,18 @@
-"""Exercises of lesson 09, data efficiency: power laws, invariant features, test errors."""
+"""Exercises of lesson 09, data efficiency: power laws, exponents with error bars, what a symmetry buys."""
 
 import math
 
+import numpy
 import torch
 
-from symml.checks import Case, Exercise, close
-from symml.so3 import rand_matrix
+from symml.checks import Case, Exercise, choice, close
+from symml.checks.hints import as_student
+from symml.train import fit_power_law
 
 # ---- 09.1: fit a power law
 
 
-def fit_power_law(N, err):
+def power_law(N, err):
     """err ≈ a N^(−β): least squares on (log N, log err). N, err (k,) -> (beta, a), two floats."""
     x, y = torch.log(torch.as_tensor(N, dtype=torch.float64)), torch.log(torch.as_tensor(err, dtype=torch.float64))
     A = torch.stack([x, torch.ones_like(x)], dim=1)
@@ -18,20 +20,26 @@ def fit_power_law(N, err):
     return -slope, math.exp(intercept)
 
 
-def _curves(g):
-    def curve(k, noise):
-        beta = 0.1 + 0.9 * float(torch.rand(1, generator=g))
-        a = 0.5 + 4.5 * float(torch.rand(1, generator=g))
-        N = 2.0 ** torch.arange(3, 3 + k, dtype=torch.float64)
-        err = a * N**-beta * torch.exp(noise * torch.randn(k, generator=g, dtype=torch.float64))
-        return N, err
+def _law(g, k, noise, start=3):
+    beta = 0.1 + 0.9 * float(torch.rand(1, generator=g))
+    a = 0.5 + 4.5 * float(torch.rand(1, generator=g))
+    N = 2.0 ** torch.arange(start, start + k, dtype=torch.float64)
+    return N, a * N**-beta * torch.exp(noise * torch.randn(k, generator=g, dtype=torch.float64))
 
-    yield Case(*curve(6, 0.2))
-    yield Case(*curve(5, 0.3))
-    yield Case(*curve(5, 0.0), note="an exact power law")
-    N = torch.tensor([10.0, 20.0, 40.0, 80.0], dtype=torch.float64)
-    yield Case(N, 3.0 * N**-0.25, note="err = 3 N^(-0.25)")
+
+def _curves(g):
+    yield Case(*_law(g, 6, 0.2))
+    yield Case(*_law(g, 5, 0.3))
+    yield Case(*_law(g, 5, 0.0), note="an exact power law")
+
+
+def _hidden_curves(g):
     yield Case(torch.tensor([4.0, 64.0], dtype=torch.float64), torch.tensor([1.0, 0.5], dtype=torch.float64), note="two points")
+    N = torch.tensor([10.0, 30.0, 90.0, 270.0], dtype=torch.float64)
+    yield Case(N, 0.2 * N**0.3, note="an error that grows (β < 0)")
+    yield Case(N, torch.full((4,), 0.7, dtype=torch.float64), note="an error that does not change (β = 0)")
+    N = torch.tensor([100.0, 150.0, 1000.0, 5000.0, 20000.0], dtype=torch.float64)
+    yield Case(N, 3 * N**-0.6 * torch.exp(0.1 * torch.randn(5, generator=g, dtype=torch.float64)), note="unevenly spaced sizes")
 
 
 def _as_float(v):
@@ -46,151 +54,190 @@ def _power_law_compare(got, expected, case):
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         return "return two numbers, (beta, a)"
     beta, a = (_as_float(v) for v in got)
-    if not all(isinstance(v, (int, float)) for v in (beta, a)):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (beta, a)):
         return "beta and a should be numbers (a float, or a tensor holding one number)"
     eb, ea = expected
     if close(beta, eb) is not None:
-        if close(-beta, eb) is None:
-            return "β has the wrong sign: the error falls, err ∝ N^(−β) with β > 0"
+        if abs(eb) > 1e-6 and close(-beta, eb) is None:
+            return "β has the wrong sign: err ∝ N^(−β), so β > 0 when the error falls"
         if close(a, eb) is None and close(beta, ea) is None:
             return "the two numbers are swapped: return (beta, a)"
-        return "β (the slope on the log-log plot) is wrong"
+        return "β (minus the slope on the log-log plot) is wrong"
     if close(a, ea) is not None:
         if close(a, math.log(ea)) is None:
-            return "a is the prefactor itself, not its logarithm: undo the log"
+            return "a is the prefactor itself, not its logarithm"
         if close(a, math.log10(ea)) is None:
-            return "a is the prefactor itself, not its log10: undo the log"
+            return "a is the prefactor itself, not its log10"
         return "the prefactor a is wrong"
     return None
 
 
-# ---- 09.2: an invariant featurisation
+# ---- 09.2: an exponent with an error bar
 
 
-def sorted_distances(pos):
-    """pos (m, n, 3) -> (m, n(n−1)/2): the distances of every pair of points, each pair once, in ascending order."""
-    n = pos.shape[-2]
-    i, j = torch.triu_indices(n, n, offset=1)
-    return (pos[..., i, :] - pos[..., j, :]).norm(dim=-1).sort(dim=-1).values
+def beta_with_error(N, errors):
+    """errors (seeds, k), one learning curve per seed at sizes N (k,) -> (mean of the seeds' β, their sample standard deviation)."""
+    betas = torch.tensor([power_law(N, e)[0] for e in errors], dtype=torch.float64)
+    return float(betas.mean()), float(betas.std()) if len(betas) > 1 else 0.0
 
 
-def _clouds(g):
-    for m, n in [(3, 5), (2, 4), (1, 6)]:
-        pos = torch.randn(m, n, 3, generator=g, dtype=torch.float64)
-        yield Case(pos, rand_matrix(dtype=torch.float64, generator=g) * (-1) ** m, torch.randn(3, generator=g, dtype=torch.float64),
-                   torch.randperm(n, generator=g))
-    yield Case(torch.tensor([[[0.0, 0, 0], [3, 0, 0], [0, 4, 0]]], dtype=torch.float64), torch.eye(3, dtype=torch.float64),
-               torch.zeros(3, dtype=torch.float64), torch.tensor([2, 0, 1]), note="a 3-4-5 triangle")
+def _seeded_curves(g):
+    for seeds, noise in [(3, 0.15), (5, 0.1)]:
+        N, base = _law(g, 6, 0.0)
+        yield Case(N, base * torch.exp(noise * torch.randn(seeds, 6, generator=g, dtype=torch.float64)))
+    N, base = _law(g, 5, 0.0)
+    yield Case(N, base * torch.exp(torch.linspace(-0.3, 0.3, 3, dtype=torch.float64)[:, None] * torch.log(N / N[0])), note="three seeds with very different slopes")
 
 
-def _moved(f, pos, R, t, perm):
-    """The answer on the cloud, on the same cloud rotated (or reflected) and shifted, and with its points relabelled."""
-    return f(pos), f(pos @ R.T + t), f(pos[:, perm])
+def _hidden_seeded(g):
+    N, base = _law(g, 5, 0.0)
+    yield Case(N, base.repeat(3, 1), note="three identical seeds (no spread)")
+    N, base = _law(g, 4, 0.0)
+    yield Case(N, base * torch.exp(0.2 * torch.randn(2, 4, generator=g, dtype=torch.float64)), note="two seeds")
 
 
-def _invariant_compare(got, expected, case):
-    pos = case.args[0]
-    m, n = pos.shape[:2]
-    first, moved, relabelled = got
-    if not isinstance(first, torch.Tensor):
-        return f"return a tensor, not {type(first).__name__}"
-    if first.shape != expected[0].shape:
-        if first.shape[-1] == n * n or first.shape[-1] == n * (n - 1):
-            return "count each pair once (i < j), and leave out a point's distance to itself"
-        return f"the output has shape {tuple(first.shape)} but should be (m, n(n−1)/2) = {tuple(expected[0].shape)}"
-    if close(moved, first) is not None:
-        return "not invariant: rotating, reflecting or shifting the cloud changes the features (use differences of positions)"
-    if close(relabelled, first) is not None:
-        return "not invariant under relabelling the points: sort the distances"
-    hint = close(first, expected[0], what="the features")
-    if hint and close(first.flip(-1), expected[0]) is None:
-        return "sort in ascending order (smallest distance first)"
-    return hint
-
-
-# ---- 09.3: a test error
-
-
-def ridge_fit(x, y):
-    """A stand-in model for 09.3: linear least squares with a tiny ridge. Returns predict(x_new)."""
-    X = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
-    w = torch.linalg.solve(X.T @ X + 1e-6 * torch.eye(X.shape[1], dtype=x.dtype), X.T @ y)
-    return lambda x_new: torch.cat([x_new, torch.ones(len(x_new), 1, dtype=x_new.dtype)], dim=1) @ w
-
-
-def test_error(fit, x, y, n_train, n_test):
-    """Fit on the first n_train examples, return the mean absolute error on the last n_test ones."""
-    predict = fit(x[:n_train], y[:n_train])
-    return (predict(x[-n_test:]) - y[-n_test:]).abs().mean()
-
-
-def _datasets(g):
-    for m, d, n_train, n_test in [(40, 3, 10, 20), (60, 5, 20, 30), (25, 2, 5, 20)]:
-        x = torch.randn(m, d, generator=g, dtype=torch.float64)
-        y = x @ torch.randn(d, generator=g, dtype=torch.float64) + 0.5 * torch.randn(m, generator=g, dtype=torch.float64)
-        yield Case(x, y, n_train, n_test)
-
-
-def _with_ridge(answer, x, y, n_train, n_test):
-    return answer(ridge_fit, x, y, n_train, n_test)
-
-
-def _test_error_compare(got, expected, case):
-    x, y, n_train, n_test = case.args
-    got = _as_float(got)
-    if not isinstance(got, (int, float)):
-        return "return one number, the mean absolute error on the test examples"
-    if close(got, float(expected)) is None:
+def _beta_error_compare(got, expected, case):
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return "return two numbers, (mean β, standard deviation of β)"
+    mean, sd = (_as_float(v) for v in got)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (mean, sd)):
+        return "the mean and the standard deviation should be numbers"
+    N, errors = case.args
+    em, esd = expected
+    if close(mean, em) is not None:
+        if close(mean, power_law(N, errors.mean(0))[0]) is None and close(mean, em) is not None:
+            return "that is the β of the averaged curve: fit each seed's curve, then average the exponents"
+        return "the mean β is wrong"
+    if close(sd, esd) is None:
         return None
-    predict = ridge_fit(x[:n_train], y[:n_train])
-    if close(got, float((predict(x[:n_train]) - y[:n_train]).abs().mean())) is None:
-        return "that is the error on the training examples: judge the model on examples it never saw"
-    if close(got, float((predict(x) - y).abs().mean())) is None:
-        return "average over the test examples only, not over all of them"
-    if close(got, float((predict(x[-n_test:]) - y[-n_test:]).pow(2).mean().sqrt())) is None:
-        return "that is the root-mean-square error: use the mean absolute error"
-    if close(got, float((predict(x[n_train:n_train + n_test]) - y[n_train:n_train + n_test]).abs().mean())) is None:
-        return "the test examples are the last n_test ones, x[-n_test:]"
-    everything = ridge_fit(x, y)
-    if close(got, float((everything(x[-n_test:]) - y[-n_test:]).abs().mean())) is None:
-        return "the model was fitted on all the examples, test set included: fit on the first n_train only"
-    return close(got, float(expected), what="the test error")
+    k = len(errors)
+    if esd > 0 and close(sd, esd * math.sqrt((k - 1) / k)) is None:
+        return "that is the spread of these seeds as a population: with a few seeds, estimate it with the sample standard deviation (divide by seeds − 1)"
+    if esd > 0 and close(sd, esd**2) is None:
+        return "that is the variance: return its square root"
+    if esd > 0 and close(sd, esd / math.sqrt(k)) is None:
+        return "that is the standard error of the mean: return the standard deviation of the seeds' β"
+    return "the standard deviation of β is wrong"
 
 
-# ---- 09.4: how much data for a target error
+# ---- 09.3: predict how the exponents of three featurisations compare
+
+RANKINGS = ["raw < matrix < sorted", "raw = matrix < sorted", "raw < matrix = sorted", "raw = matrix = sorted", "sorted < matrix < raw"]
 
 
-def examples_needed(beta, a, target):
-    """The N at which a N^(−β) reaches the target error: (a / target)^(1/β), a float."""
-    return (a / target) ** (1 / beta)
+def ranking():
+    """How β compares for kernel ridge on raw coordinates, the distance matrix and sorted distances (3 seeds, gaps beyond 2 SE)."""
+    return "raw < matrix < sorted"
 
 
-def _laws(g):
-    for _ in range(3):
-        beta = 0.1 + 0.8 * float(torch.rand(1, generator=g))
-        a = 1 + 4 * float(torch.rand(1, generator=g))
-        yield Case(beta, a, a * 10 ** (-1 - float(torch.rand(1, generator=g))))
-    yield Case(0.5, 1.0, 0.1, note="β = 1/2, a = 1, target 0.1")
-    yield Case(0.25, 2.0, 1.0, note="halving an error 2 with β = 1/4")
+_ranking_compare = choice(RANKINGS, why={
+    "raw = matrix < sorted": "the distance matrix already hides rotations and translations from the model: is removing part of the symmetry worth nothing?",
+    "raw < matrix = sorted": "the distance matrix changes when two points swap labels, although the energy does not: who has to learn that symmetry then?",
+    "raw = matrix = sorted": "each featurisation removes more of the symmetry than the one before it: does the model then need as many examples?",
+    "sorted < matrix < raw": "a feature that hides a symmetry spares the model learning it from examples: which way should that push the exponent?",
+})
 
 
-def _needed_compare(got, expected, case):
-    beta, a, target = case.args
+# ---- 09.4: predict what a change of units does to the fit
+
+UNITS = ["only beta", "only a", "both", "neither"]
+
+
+def units():
+    """Energies in meV instead of eV (every target ×1000): which of β and a change for kernel ridge?"""
+    return "only a"
+
+
+_units_compare = choice(UNITS, why={
+    "only beta": "kernel ridge's prediction is linear in the targets: what does multiplying all targets by 1000 do to each test error, and to the slope on a log-log plot?",
+    "both": "every test error is multiplied by the same number: which of slope and intercept on a log-log plot does that move?",
+    "neither": "the errors are now in meV, 1000 times larger numbers: one of the two parameters carries the units",
+})
+
+
+# ---- 09.5: where two learning curves cross
+
+
+def crossover(beta1, a1, beta2, a2):
+    """The training-set size N at which a1 N^(−β1) = a2 N^(−β2); inf when the curves are parallel (β1 = β2)."""
+    if beta1 == beta2:
+        return math.inf
+    return (a2 / a1) ** (1 / (beta2 - beta1))
+
+
+def _pairs(g):
+    for _ in range(2):
+        b1 = 0.1 + 0.3 * float(torch.rand(1, generator=g))
+        b2 = b1 + 0.1 + 0.4 * float(torch.rand(1, generator=g))
+        a1 = 0.5 + float(torch.rand(1, generator=g))
+        yield Case(b1, a1, b2, a1 * (2 + 8 * float(torch.rand(1, generator=g))))
+    yield Case(0.2, 1.0, 0.4, 10.0, note="β 0.2 and 0.4, prefactors 1 and 10")
+
+
+def _hidden_pairs(g):
+    yield Case(0.3, 2.0, 0.3, 5.0, note="parallel curves")
+    yield Case(0.5, 4.0, 0.25, 1.0, note="the steeper curve given first")
+    yield Case(0.2, 3.0, 0.6, 1.0, note="the steeper curve is below from the start (they cross below N = 1)")
+
+
+def _crossover_compare(got, expected, case):
     got = _as_float(got)
-    if not isinstance(got, (int, float)):
-        return "return one number"
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        return "return one number (math.inf when the curves never cross)"
+    if math.isinf(expected):
+        return None if math.isinf(got) and got > 0 else "parallel curves never cross: return math.inf"
+    if math.isinf(got) or got != got:
+        return "these curves have different exponents, so they cross somewhere"
     if close(got, expected, rtol=1e-6) is None:
         return None
-    if close(got, (target / a) ** (1 / beta), rtol=1e-6) is None:
-        return "N comes out below 1: the ratio is upside down (more data, smaller error)"
-    if close(got, (a / target) ** beta, rtol=1e-6) is None:
-        return "solve a N^(−β) = target for N: the power is 1/β, not β"
+    b1, a1, b2, a2 = case.args
+    if close(got, 1 / expected, rtol=1e-6) is None:
+        return "the ratio is upside down: at the crossing the larger prefactor has been paid back by the steeper fall"
+    if close(got, (a2 / a1) ** (b2 - b1), rtol=1e-6) is None or close(got, (a1 / a2) ** (b2 - b1), rtol=1e-6) is None:
+        return "solve a1 N^(−β1) = a2 N^(−β2) for N: take the logarithm of both sides"
     return close(got, expected, rtol=1e-6, what="N")
 
 
 EXERCISES = [
-    Exercise("09.1", fit_power_law, _curves, _power_law_compare, title="fit a power law", name="fit_power_law"),
-    Exercise("09.2", sorted_distances, _clouds, _invariant_compare, call=_moved, title="an invariant featurisation", name="sorted_distances"),
-    Exercise("09.3", test_error, _datasets, _test_error_compare, call=_with_ridge, title="a test error", name="test_error"),
-    Exercise("09.4", examples_needed, _laws, _needed_compare, title="how much data for a target error", name="examples_needed"),
+    Exercise("09.1", power_law, _curves, _power_law_compare, title="fit a power law", name="power_law", hidden=_hidden_curves,
+             forbidden={"symml.train.fit_power_law": fit_power_law, "numpy.polyfit": numpy.polyfit},
+             mistakes=[
+                 (lambda N, e: (-power_law(N, e)[0], power_law(N, e)[1]), "wrong sign"),
+                 (lambda N, e: power_law(N, e)[::-1], "swapped"),
+                 (lambda N, e: (power_law(N, e)[0], math.log(power_law(N, e)[1])), "not its logarithm"),
+                 (lambda N, e: (power_law(N, e)[0], math.log10(power_law(N, e)[1])), "not its log10"),
+                 (lambda N, e: (power_law(N, e)[0], 2 * power_law(N, e)[1]), "prefactor a is wrong"),
+                 (lambda N, e: (2 * power_law(N, e)[0] + 0.1, power_law(N, e)[1]), "minus the slope"),
+                 (lambda N, e: power_law(N, e)[0], "two numbers"),
+                 (lambda N, e: ("b", "a"), "should be numbers"),
+                 (as_student("lambda N, e: fit_power_law(N, e)[:2]", fit_power_law=fit_power_law), "calls symml.train.fit_power_law"),
+                 (as_student("lambda N, e: (-float(numpy.polyfit(numpy.log(N.numpy()), numpy.log(e.numpy()), 1)[0]), float(numpy.exp(numpy.polyfit(numpy.log(N.numpy()), numpy.log(e.numpy()), 1)[1])))", numpy=numpy), "calls numpy.polyfit"),
+             ]),
+    Exercise("09.2", beta_with_error, _seeded_curves, _beta_error_compare, title="an exponent with an error bar", name="beta_with_error", hidden=_hidden_seeded,
+             forbidden={"symml.train.fit_power_law": fit_power_law},
+             mistakes=[
+                 (lambda N, e: (power_law(N, e.mean(0))[0], beta_with_error(N, e)[1]), "averaged curve"),
+                 (lambda N, e: (beta_with_error(N, e)[0], beta_with_error(N, e)[1] * math.sqrt((len(e) - 1) / len(e))), "sample standard deviation"),
+                 (lambda N, e: (beta_with_error(N, e)[0], beta_with_error(N, e)[1] ** 2), "variance"),
+                 (lambda N, e: (beta_with_error(N, e)[0], beta_with_error(N, e)[1] / math.sqrt(len(e))), "standard error"),
+                 (lambda N, e: (beta_with_error(N, e)[0] + 0.05, beta_with_error(N, e)[1]), "mean β is wrong"),
+                 (lambda N, e: (beta_with_error(N, e)[0], beta_with_error(N, e)[1] + 0.05), "standard deviation of β is wrong"),
+                 (lambda N, e: beta_with_error(N, e)[0], "two numbers"),
+                 (lambda N, e: (None, None), "should be numbers"),
+                 (as_student("lambda N, e: (sum(fit_power_law(N, c)[0] for c in e) / len(e), 0.0)", fit_power_law=fit_power_law), "calls symml.train.fit_power_law"),
+             ]),
+    Exercise("09.3", ranking, kind="value", name="ranking", compare=_ranking_compare, title="predict: three featurisations, three exponents",
+             mistakes=[(r, frag) for r, frag in [("raw = matrix < sorted", "part of the symmetry"), ("raw < matrix = sorted", "swap labels"),
+                                                 ("raw = matrix = sorted", "removes more"), ("sorted < matrix < raw", "which way"), ("matrix", "answer with one of")]]),
+    Exercise("09.4", units, kind="value", name="units", compare=_units_compare, title="predict: a change of units",
+             mistakes=[("only beta", "linear in the targets"), ("both", "slope and intercept"), ("neither", "carries the units"), ("a", "answer with one of")]),
+    Exercise("09.5", crossover, _pairs, _crossover_compare, title="where two learning curves cross", name="crossover", hidden=_hidden_pairs,
+             mistakes=[
+                 (lambda b1, a1, b2, a2: 1 / crossover(b1, a1, b2, a2) if b1 != b2 else math.inf, "upside down"),
+                 (lambda b1, a1, b2, a2: (a2 / a1) ** (b2 - b1) if b1 != b2 else math.inf, "logarithm of both sides"),
+                 (lambda b1, a1, b2, a2: (a2 / a1) ** (1 / (b2 - b1)) if b1 != b2 else 0.0, "return math.inf"),
+                 (lambda b1, a1, b2, a2: math.inf, "cross somewhere"),
+                 (lambda b1, a1, b2, a2: 2 * crossover(b1, a1, b2, a2), "N is off"),
+                 (lambda b1, a1, b2, a2: "never", "one number"),
+             ]),
 ]

@@ -1,20 +1,19 @@
-"""Exercises of lesson 10, symmetry is preserved: permutations, groups, allowed outputs, the symmetric average."""
+"""Exercises of lesson 10, symmetry is preserved: site symmetry, closing a group, allowed irreps, the floor of a scalar target."""
 
 import math
 
 import torch
+from e3nn import o3
 
-from symml.checks import Case, Exercise, as_bool, close
-from symml.irreps import null_space
-from symml.so3 import matrix_z, rand_matrix
-from symml.symmetry import symmetry_operations
+from symml.checks import Case, Exercise, close
+from symml.checks.hints import as_student
+from symml.so3 import matrix_x, matrix_z, rand_matrix
+from symml.symmetry import invariant_vectors, loss_floor, permutation, symmetric_average, symmetry_operations
 
 SQUARE = [[1.0, 1.0, 0.0], [-1.0, 1.0, 0.0], [-1.0, -1.0, 0.0], [1.0, -1.0, 0.0]]
 TETRAHEDRON = [[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]]
-
-
-def _triangle():
-    return torch.tensor([[math.cos(a), math.sin(a), 0.0] for a in (0.5 * math.pi + 2 * math.pi * k / 3 for k in range(3))], dtype=torch.float64)
+OCTAHEDRON = [[1.0, 0, 0], [-1.0, 0, 0], [0, 1.0, 0], [0, -1.0, 0], [0, 0, 1.0], [0, 0, -1.0]]
+PYRAMID = [[1.0, 0, 0], [-0.5, 3**0.5 / 2, 0], [-0.5, -(3**0.5) / 2, 0], [0, 0, 0.8]]  # like ammonia: H, H, H, N
 
 
 def _water():
@@ -23,182 +22,262 @@ def _water():
                         dtype=torch.float64)
 
 
-def _symmetric_cloud(g):
-    """Random points plus their images under a 3-fold rotation about a random axis: (9, 3), and the rotation."""
-    Q = rand_matrix(dtype=torch.float64, generator=g)
-    R = Q @ matrix_z(2 * math.pi / 3, dtype=torch.float64) @ Q.T
-    p = torch.randn(3, 3, generator=g, dtype=torch.float64)
-    return torch.cat([p, p @ R.T, p @ R.T @ R.T]) + torch.randn(3, generator=g, dtype=torch.float64), R
+def _t(rows):
+    return torch.tensor(rows, dtype=torch.float64)
 
 
-def _shuffled(pos, g):
-    return pos[torch.randperm(len(pos), generator=g)]
+# ---- 10.1: predict the vectors allowed on a pyramid
 
 
-# ---- 10.1: the permutation an operation induces
+def pyramid_vectors():
+    """The dimension of the vectors an equivariant network may output at N, at each H, and for the whole molecule."""
+    return {"N": 1, "H": 2, "whole molecule": 1}
 
 
-def induced_permutation(pos, R):
-    """perm (n,) with R (x_i − c) + c = x_perm[i], c the centroid: where each point goes."""
-    c = pos.mean(dim=0)
-    moved = (pos - c) @ R.T + c
-    return torch.cdist(moved, pos).argmin(dim=1)
-
-
-def _operations_on_shapes(g):
-    square = _shuffled(torch.tensor(SQUARE, dtype=torch.float64), g)
-    ops = symmetry_operations(square)
-    yield Case(square, ops[int(torch.randint(1, len(ops), (1,), generator=g))])
-    tetrahedron = _shuffled(torch.tensor(TETRAHEDRON, dtype=torch.float64), g) + 2.0
-    ops = symmetry_operations(tetrahedron)
-    yield Case(tetrahedron, ops[int(torch.randint(1, len(ops), (1,), generator=g))], note="a shifted tetrahedron")
-    cloud, R = _symmetric_cloud(g)
-    yield Case(cloud, R, note="a cloud with a 3-fold axis")
-    yield Case(square, torch.eye(3, dtype=torch.float64), note="the identity")
-
-
-def _permutation_compare(got, expected, case):
-    if not isinstance(got, torch.Tensor):
-        return f"return a tensor of point indices, not {type(got).__name__}"
-    if got.shape != expected.shape:
-        return f"the permutation should have one entry per point, shape {tuple(expected.shape)}, not {tuple(got.shape)}"
-    if got.is_floating_point() and not torch.equal(got, got.round()):
-        return "the entries should be whole numbers, the indices of points"
-    got = got.long()
-    if torch.equal(got, expected):
-        return None
-    if sorted(got.tolist()) != list(range(len(got))):
-        return "that is not a permutation: some points are hit twice, others never (did you measure positions from the centroid?)"
-    inverse = torch.empty_like(expected)
-    inverse[expected] = torch.arange(len(expected))
-    if torch.equal(got, inverse):
-        return "you found where each point comes from, perm[j] = i for R x_i = x_j: the exercise wants where it goes"
-    return "the permutation is wrong"
-
-
-# ---- 10.2: is it a group?
-
-
-def is_group(ops):
-    """True when the set of 3x3 matrices ops (k, 3, 3) is closed under multiplication (for a finite set of invertible matrices, that makes a group)."""
-    products = (ops[:, None] @ ops[None, :]).reshape(-1, 1, 3, 3)
-    found = ((products - ops[None]).abs().amax(dim=(-1, -2)) < 1e-6).any(dim=1)
-    return bool(found.all())
-
-
-def _sets(g):
-    square = symmetry_operations(torch.tensor(SQUARE, dtype=torch.float64))
-    k = int(torch.randint(1, len(square), (1,), generator=g))
-    yield Case(square[torch.randperm(len(square), generator=g)], note="the square's operations, shuffled")
-    yield Case(torch.cat([square[:k], square[k + 1:]]), note="the square's operations but one")
-    yield Case(symmetry_operations(_water()), note="water's operations")
-    R = rand_matrix(dtype=torch.float64, generator=g)
-    yield Case(torch.stack([torch.eye(3, dtype=torch.float64), R]), note="the identity and a random rotation")
-    yield Case(torch.stack([torch.eye(3, dtype=torch.float64), -torch.eye(3, dtype=torch.float64)]), note="the identity and the inversion")
-    C3 = R @ matrix_z(2 * math.pi / 3, dtype=torch.float64) @ R.T
-    yield Case(torch.stack([C3, C3 @ C3, torch.eye(3, dtype=torch.float64)]), note="the turns by 120° about an axis")
-    yield Case(torch.stack([C3, C3 @ C3]), note="the two turns by 120° without the identity")
-    yield Case(symmetry_operations(torch.tensor(TETRAHEDRON, dtype=torch.float64))[1:], note="the tetrahedron's operations without the identity")
-
-
-def _bool_compare(got, expected, case):
-    got = as_bool(got)
-    if isinstance(got, str):
-        return got
-    if got == expected:
-        return None
-    return "this set is not a group, but you said it is" if got else "this set is a group, but you said it is not (products are equal only up to rounding: compare with a tolerance)"
-
-
-# ---- 10.3: the vectors a symmetric shape allows
-
-
-def allowed_vectors(ops):
-    """An orthonormal basis (rows, (k, 3)) of the vectors v with R v = v for every R in ops."""
-    A = torch.cat([R - torch.eye(3, dtype=R.dtype) for R in ops])
-    return null_space(A)
-
-
-def _groups(g):
-    Q = rand_matrix(dtype=torch.float64, generator=g)
-    water = symmetry_operations(_water() @ Q.T)
-    yield Case(water, note="water's operations, in a random orientation")
-    yield Case(symmetry_operations(torch.tensor(SQUARE, dtype=torch.float64)), note="the square's operations")
-    yield Case(torch.eye(3, dtype=torch.float64)[None], note="the identity alone")
-    n = torch.randn(3, generator=g, dtype=torch.float64)
-    n = n / n.norm()
-    mirror = torch.eye(3, dtype=torch.float64) - 2 * torch.outer(n, n)
-    yield Case(torch.stack([torch.eye(3, dtype=torch.float64), mirror]), note="a single mirror plane")
-    pyramid = torch.cat([_triangle() * torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), torch.tensor([[0.0, 0.0, 0.8]], dtype=torch.float64)])
-    yield Case(symmetry_operations(pyramid @ Q.T), note="a triangular pyramid")
-
-
-def _subspace_compare(got, expected, case):
-    if not isinstance(got, torch.Tensor):
-        return f"return a tensor of basis vectors (rows), not {type(got).__name__}"
-    got = got.to(torch.float64)
-    if got.dim() == 1 and got.numel() in (0, 3):
-        got = got.reshape(-1, 3)
-    if got.dim() != 2 or got.shape[1] != 3:
-        return f"return the basis as rows, shape (k, 3), not {tuple(got.shape)}"
-    k, dim = got.shape[0], expected.shape[0]
-    ops = case.args[0]
-    if k and (got @ ops.transpose(1, 2) - got[None]).abs().max() > 1e-6:
-        return "some of your vectors change under one of the operations: they are not allowed"
-    if k and (got @ got.T - torch.eye(k, dtype=torch.float64)).abs().max() > 1e-6:
-        return "the rows should be orthonormal (unit length, perpendicular)"
-    if k != dim:
-        return f"your basis has {k} vector{'s' * (k != 1)}, but the allowed vectors form a space of dimension {dim}"
+def _pyramid_compare(got, expected, case):
+    if not isinstance(got, dict) or set(got) != set(expected):
+        return f"answer with a dict with the keys {', '.join(repr(k) for k in expected)}"
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 3 for v in got.values()):
+        return "each entry is a dimension: a whole number from 0 to 3"
+    if got["H"] != expected["H"]:
+        return "only one operation besides doing nothing keeps an H where it is: which vectors does it leave unchanged?"
+    if got["N"] != expected["N"]:
+        return "N sits on the 3-fold axis and every operation keeps it in place: which vectors survive a 120° turn and the mirrors through the axis?"
+    if got["whole molecule"] != expected["whole molecule"]:
+        return "one vector for the whole molecule must be unchanged by all of the molecule's operations, not only by those that keep one atom in place"
     return None
 
 
-# ---- 10.4: the symmetric average, the best an equivariant network can do
+# ---- 10.2: close a group
 
 
-def symmetric_average(pos, target, ops):
-    """t̄_i = (1/|G|) Σ_g R_gᵀ t_{π_g(i)}: the per-point vectors closest to target that respect every operation."""
-    out = torch.zeros_like(target)
-    for R in ops:
-        out = out + target[induced_permutation(pos, R)] @ R
-    return out / len(ops)
+def generate_group(generators):
+    """All products of the generators (k, 3, 3), identity included: the group they generate, (n, 3, 3), in any order."""
+    elements = [torch.eye(3, dtype=generators.dtype)]
+    frontier = list(elements)
+    while frontier:
+        new = []
+        for A in frontier:
+            for B in generators:
+                C = A @ B
+                if not any(torch.allclose(C, E, atol=1e-6) for E in elements):
+                    elements.append(C)
+                    new.append(C)
+        frontier = new
+    return torch.stack(elements)
 
 
-def _targets(g):
-    square = torch.tensor(SQUARE, dtype=torch.float64)
-    rectangle = square * torch.tensor([1.6, 1.2, 1.0], dtype=torch.float64)
-    yield Case(square, rectangle - square, symmetry_operations(square), note="square → rectangle")
-    yield Case(square, torch.randn(4, 3, generator=g, dtype=torch.float64), symmetry_operations(square), note="the square, random vectors")
-    triangle = _triangle() + torch.tensor([0.5, 0.0, 0.0], dtype=torch.float64)
-    yield Case(triangle, torch.randn(3, 3, generator=g, dtype=torch.float64), symmetry_operations(triangle), note="a shifted triangle, random vectors")
-    water = _water()
-    yield Case(water, torch.randn(3, 3, generator=g, dtype=torch.float64), symmetry_operations(water, ["O", "H", "H"]), note="water, random vectors")
-    cloud, R = _symmetric_cloud(g)
-    yield Case(cloud, torch.randn(9, 3, generator=g, dtype=torch.float64), torch.stack([torch.eye(3, dtype=torch.float64), R, R @ R]),
-               note="a cloud with a 3-fold axis, random vectors")
+def _turn(axis, angle, Q):
+    """The rotation by ``angle`` about ``axis`` in the frame turned by ``Q``."""
+    axis = torch.as_tensor(axis, dtype=torch.float64)
+    axis = axis / axis.norm()
+    K = torch.tensor([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]], dtype=torch.float64)
+    R = torch.eye(3, dtype=torch.float64) + math.sin(angle) * K + (1 - math.cos(angle)) * K @ K
+    return Q @ R @ Q.T
 
 
-def _average_compare(got, expected, case):
-    pos, target, ops = case.args
-    if not isinstance(got, torch.Tensor):
-        return f"return a tensor of shape {tuple(target.shape)}, not {type(got).__name__}"
-    if got.shape != target.shape:
-        return f"return one vector per point, shape {tuple(target.shape)}, not {tuple(got.shape)}"
+def _generators(g):
+    Q = rand_matrix(dtype=torch.float64, generator=g)
+    mirror = Q @ torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)) @ Q.T
+    yield Case(torch.stack([_turn([0, 0, 1], math.pi / 2, Q), mirror, _turn([1, 0, 0], math.pi, Q)]), note="a square's 4-fold turn, its plane's mirror and a half turn (a random frame)")
+    Q = rand_matrix(dtype=torch.float64, generator=g)
+    yield Case(torch.stack([_turn([1, 1, 1], 2 * math.pi / 3, Q), _turn([0, 0, 1], math.pi, Q)]), note="a 3-fold and a 2-fold turn of a tetrahedron")
+    yield Case(_turn([0, 0, 1], 2 * math.pi / 3, rand_matrix(dtype=torch.float64, generator=g))[None], note="one 3-fold turn")
+
+
+def _hidden_generators(g):
+    Q = rand_matrix(dtype=torch.float64, generator=g)
+    yield Case(torch.eye(3, dtype=torch.float64)[None], note="the identity alone")
+    yield Case(-torch.eye(3, dtype=torch.float64)[None], note="the inversion alone")
+    yield Case((-_turn([0, 0, 1], -math.pi / 2, Q))[None], note="a 4-fold rotoreflection alone")
+    yield Case(torch.stack([_turn([0, 0, 1], math.pi / 2, Q), _turn([1, 1, 1], 2 * math.pi / 3, Q), -torch.eye(3, dtype=torch.float64)]), note="the 48 operations of a cube")
+    yield Case(_turn([1, 2, 3], 2 * math.pi / 5, Q)[None], note="a 5-fold turn about an odd axis")
+
+
+def _group_compare(got, expected, case):
+    if not isinstance(got, torch.Tensor) or got.dim() != 3 or got.shape[1:] != (3, 3):
+        return "return a tensor of shape (n, 3, 3), one matrix per element"
     got = got.to(torch.float64)
+    def inside(A, S):
+        return bool(((S - A).abs().amax(dim=(1, 2)) < 1e-6).any())
+    for i, A in enumerate(got):
+        if inside(A, got[:i]):
+            return "some elements appear twice: list each element once"
+    if not inside(torch.eye(3, dtype=torch.float64), got):
+        return "the identity is missing"
+    for A in got:
+        if not inside(A, expected):
+            return "some of your matrices are not products of the generators"
+    for A in got:
+        for B in got:
+            if not inside(A @ B, got):
+                return "not closed: the product of two of your elements is missing; keep multiplying until nothing new appears"
+    if len(got) != len(expected):
+        return "elements are missing: every generator must be in the group"
+    return None
+
+
+def _products_once(gens):
+    """A mistake for 10.2: the identity, the generators and their pairwise products, without closing."""
+    out = [torch.eye(3, dtype=gens.dtype)]
+    for A in list(gens) + [A @ B for A in gens for B in gens]:
+        if not any(torch.allclose(A, E, atol=1e-6) for E in out):
+            out.append(A)
+    return torch.stack(out)
+
+
+# ---- 10.3: predict the lowest harmonic a tetrahedron allows
+
+
+def tetrahedron_lowest_l():
+    """The smallest l ≥ 1 for which one output with the parity of Y^l, (l, (−1)^l), can be non-zero for a regular tetrahedron."""
+    return 3
+
+
+def _lowest_compare(got, expected, case):
+    if isinstance(got, bool) or not isinstance(got, int):
+        return f"answer with a whole number, not {type(got).__name__}"
+    if got == expected:
+        return None
+    if got < 1:
+        return "l = 0 is always allowed: the question asks for the smallest l ≥ 1"
+    if got == 1:
+        return "a vector from a tetrahedron would have to be unchanged by turns about four different 3-fold axes"
+    if got == 2:
+        return "an l = 2 output is a symmetric traceless matrix: which one is unchanged by the tetrahedron's 120° turns about (1, 1, 1) and its other axes?"
+    return "a smaller l works: look for a polynomial in x, y, z that the tetrahedron's turns and mirrors leave unchanged"
+
+
+# ---- 10.4: how many outputs of an irrep a symmetric input allows
+
+
+def allowed_count(ops, irrep):
+    """The dimension of {v : D(R) v = v for every R in ops} for the irrep ("2e", "3o", ...): how many independent outputs survive."""
+    ir = o3.Irrep(irrep)
+    D = ir.D_from_matrix(ops.to(torch.float64)).to(torch.float64)  # (k, 2l+1, 2l+1), all operations at once
+    projector = D.mean(0)  # the group average is the projector onto the invariant vectors
+    return int(round(float(torch.trace(projector))))
+
+
+def _ops_cases(g):
+    Q = rand_matrix(dtype=torch.float64, generator=g)
+    yield Case(symmetry_operations(_t(SQUARE) @ Q.T), "2e", note="a square (random frame), 2e")
+    yield Case(symmetry_operations(_t(TETRAHEDRON) @ rand_matrix(dtype=torch.float64, generator=g).T), "3o", note="a tetrahedron, 3o")
+    yield Case(symmetry_operations(_water(), ["O", "H", "H"]), "1o", note="water, 1o")
+    yield Case(symmetry_operations(_water(), ["O", "H", "H"]), "2e", note="water, 2e")
+
+
+def _hidden_ops(g):
+    yield Case(torch.eye(3, dtype=torch.float64)[None], "3e", note="no symmetry at all")
+    yield Case(symmetry_operations(_t(SQUARE)), "0o", note="a square, 0o")
+    yield Case(symmetry_operations(_t(OCTAHEDRON) @ rand_matrix(dtype=torch.float64, generator=g).T), "4e", note="an octahedron, 4e")
+    yield Case(symmetry_operations(_t(OCTAHEDRON)), "4o", note="an octahedron, 4o")
+    yield Case(symmetry_operations(_t(PYRAMID), ["H", "H", "H", "N"]), "3e", note="a pyramid, 3e")
+
+
+def _count_compare(got, expected, case):
+    if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
+        got = int(got)
+    if isinstance(got, bool) or not isinstance(got, int):
+        return f"return a whole number, not {type(got).__name__}"
+    if got == expected:
+        return None
+    ops, irrep = case.args
+    ir = o3.Irrep(irrep)
+    flipped = allowed_count(ops, f"{ir.l}{'o' if ir.p == 1 else 'e'}")
+    if got == flipped and (torch.linalg.det(ops) < 0).any():
+        return "the parity matters: an improper operation (det −1) multiplies an irrep of parity p by p"
+    if got > 2 * ir.l + 1 or got < 0:
+        return f"a {irrep} output has {2 * ir.l + 1} components: the count is between 0 and {2 * ir.l + 1}"
+    return "wrong count: the outputs that survive are the vectors every D(R) leaves unchanged"
+
+
+def _count_ignoring_parity(ops, irrep):
+    """A mistake for 10.4: the count for the irrep of the other parity."""
+    ir = o3.Irrep(irrep)
+    return allowed_count(ops, f"{ir.l}{'o' if ir.p == 1 else 'e'}")
+
+
+# ---- 10.5: the floor of a scalar target
+
+
+def scalar_floor(pos, y, ops):
+    """The lowest mean squared error of per-point scalar outputs that keep every operation in ops: mean (y − ȳ)², ȳ_i the average of y over i's orbit."""
+    y_bar = torch.stack([y[permutation(pos, R)] for R in ops]).mean(0)
+    return float(((y - y_bar) ** 2).mean())
+
+
+def _floor_cases(g):
+    square = _t(SQUARE) @ rand_matrix(dtype=torch.float64, generator=g).T
+    yield Case(square, torch.randn(4, generator=g, dtype=torch.float64), symmetry_operations(square), note="a square")
+    yield Case(_water(), torch.randn(3, generator=g, dtype=torch.float64), symmetry_operations(_water(), ["O", "H", "H"]), note="water")
+    centred = torch.cat([_t(TETRAHEDRON), torch.zeros(1, 3, dtype=torch.float64)])
+    yield Case(centred, torch.randn(5, generator=g, dtype=torch.float64), symmetry_operations(centred, [1, 1, 1, 1, 2]), note="a tetrahedron with an atom at its centre")
+
+
+def _hidden_floor(g):
+    yield Case(torch.zeros(1, 3, dtype=torch.float64), torch.randn(1, generator=g, dtype=torch.float64), torch.eye(3, dtype=torch.float64)[None], note="a single atom")
+    cloud = torch.randn(5, 3, generator=g, dtype=torch.float64)
+    yield Case(cloud, torch.randn(5, generator=g, dtype=torch.float64), torch.eye(3, dtype=torch.float64)[None], note="a cloud with no symmetry")
+    square = _t(SQUARE)
+    yield Case(square, torch.full((4,), 0.3, dtype=torch.float64), symmetry_operations(square), note="a symmetric target")
+    pyramid = _t(PYRAMID)
+    rotations = symmetry_operations(pyramid, ["H", "H", "H", "N"])
+    yield Case(pyramid, torch.randn(4, generator=g, dtype=torch.float64), rotations[torch.linalg.det(rotations) > 0], note="a pyramid's rotations only (a subgroup)")
+
+
+def _floor_compare(got, expected, case):
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = float(got)
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        return f"return the floor as a number, not {type(got).__name__}"
+    pos, y, ops = case.args
     if close(got, expected) is None:
         return None
-    for R in ops:
-        if (got[induced_permutation(pos, R)] - got @ R.T).abs().max() > 1e-6:
-            return "the result does not respect the symmetry, out[π_g(i)] ≠ R_g out[i]: check the direction R_g acts in, and the permutation"
-    if close(got, len(ops) * expected) is None:
-        return "divide by the number of operations"
-    if close(got, sum(target @ R for R in ops) / len(ops)) is None:
-        return "each operation also moves the points: take the target at the point π_g(i) that point i goes to"
-    return "the result respects the symmetry but is not the average of the target: average every operation's view of the target"
+    if close(got, float(((y - y.mean()) ** 2).mean())) is None:
+        return "that is the variance over all atoms: an output may differ between atoms that no operation carries onto each other"
+    if expected > 1e-12 and close(got, expected * len(y)) is None:
+        return "that is the sum of the squared differences: the floor is a mean squared error"
+    if expected > 1e-12 and close(got, math.sqrt(expected)) is None:
+        return "that is a root-mean-square error: the floor is the mean squared error"
+    return "the floor is wrong: what is the best output an equivariant model can give to atoms that a symmetry operation carries onto each other?"
 
 
 EXERCISES = [
-    Exercise("10.1", induced_permutation, _operations_on_shapes, _permutation_compare, title="the permutation of an operation", name="induced_permutation"),
-    Exercise("10.2", is_group, _sets, _bool_compare, title="is it a group?", name="is_group"),
-    Exercise("10.3", allowed_vectors, _groups, _subspace_compare, title="the vectors a symmetric shape allows", name="allowed_vectors"),
-    Exercise("10.4", symmetric_average, _targets, _average_compare, title="the symmetric average", name="symmetric_average"),
+    Exercise("10.1", pyramid_vectors, kind="value", name="pyramid_vectors", compare=_pyramid_compare, title="predict: the vectors a pyramid allows",
+             mistakes=[({"N": 1, "H": 1, "whole molecule": 1}, "only one operation"), ({"N": 0, "H": 2, "whole molecule": 1}, "3-fold axis"),
+                       ({"N": 1, "H": 2, "whole molecule": 0}, "whole molecule must"), ({"N": 1}, "keys"), ({"N": 1.0, "H": 2, "whole molecule": 1}, "whole number")]),
+    Exercise("10.2", generate_group, _generators, _group_compare, title="close a group", name="generate_group", hidden=_hidden_generators, points=2,
+             forbidden={"symml.symmetry.symmetry_operations": symmetry_operations},
+             mistakes=[
+                 (_products_once, "not closed"),
+                 (lambda gens: generate_group(gens)[1:] if len(generate_group(gens)) > 1 else torch.eye(3)[None] * 2, "identity is missing"),
+                 (lambda gens: torch.cat([generate_group(gens), generate_group(gens)[:1]]), "appear twice"),
+                 (lambda gens: torch.cat([generate_group(gens), 0.5 * torch.eye(3, dtype=gens.dtype)[None]]), "not products of the generators"),
+                 (lambda gens: generate_group(gens)[0], "shape (n, 3, 3)"),
+                 (as_student("lambda gens: symmetry_operations(torch.cat([p @ R.T for R in gens for p in [torch.tensor([[0.3, 0.5, 0.9]], dtype=gens.dtype)]]))", symmetry_operations=symmetry_operations, torch=torch),
+                  "calls symml.symmetry.symmetry_operations"),
+             ]),
+    Exercise("10.3", tetrahedron_lowest_l, kind="value", name="tetrahedron_lowest_l", compare=_lowest_compare, title="predict: the lowest harmonic a tetrahedron allows",
+             mistakes=[(1, "four different 3-fold axes"), (2, "symmetric traceless"), (4, "a smaller l works"), (0, "always allowed"), ("3", "whole number")]),
+    Exercise("10.4", allowed_count, _ops_cases, _count_compare, title="how many outputs of an irrep survive", name="allowed_count", hidden=_hidden_ops, points=2,
+             forbidden={"symml.symmetry.invariant_vectors": invariant_vectors},
+             mistakes=[
+                 (_count_ignoring_parity, "parity matters"),
+                 (lambda ops, irrep: 2 * o3.Irrep(irrep).l + 2, "the count is between"),
+                 (lambda ops, irrep: allowed_count(ops, irrep) + 1 if allowed_count(ops, irrep) < 2 * o3.Irrep(irrep).l + 1 else 0, "wrong count"),
+                 (lambda ops, irrep: float(allowed_count(ops, irrep)), "whole number"),
+                 (as_student("lambda ops, irrep: len(invariant_vectors(ops))", invariant_vectors=invariant_vectors), "calls symml.symmetry.invariant_vectors"),
+             ]),
+    Exercise("10.5", scalar_floor, _floor_cases, _floor_compare, title="the floor of a scalar target", name="scalar_floor", hidden=_hidden_floor,
+             forbidden={"symml.symmetry.loss_floor": loss_floor, "symml.symmetry.symmetric_average": symmetric_average},
+             mistakes=[
+                 (lambda pos, y, ops: float(((y - y.mean()) ** 2).mean()), "variance over all atoms"),
+                 (lambda pos, y, ops: scalar_floor(pos, y, ops) * len(y), "sum of the squared"),
+                 (lambda pos, y, ops: math.sqrt(scalar_floor(pos, y, ops)), "root-mean-square"),
+                 (lambda pos, y, ops: scalar_floor(pos, y, ops) / 2, "floor is wrong"),
+                 (lambda pos, y, ops: "low", "as a number"),
+                 (as_student("lambda pos, y, ops: loss_floor(pos, torch.stack([y, 0 * y, 0 * y], 1), ops) * 3", loss_floor=loss_floor, torch=torch), "calls symml.symmetry.loss_floor"),
+                 (as_student("lambda pos, y, ops: float(((y - symmetric_average(pos, torch.stack([y, 0 * y, 0 * y], 1), ops)[:, 0]) ** 2).mean())", symmetric_average=symmetric_average, torch=torch), "calls symml.symmetry.symmetric_average"),
+             ]),
 ]

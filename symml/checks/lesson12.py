@@ -1,113 +1,124 @@
-"""Exercises of lesson 12, missing information."""
+"""Exercises of lesson 12, missing information: which input is missing, floors with several answers, the decision chart."""
 
+import functools
 import math
 
 import torch
 from e3nn import o3
 
-from symml.checks import Case, Exercise, as_bool, close
-from symml.symmetry import symmetry_operations
+from symml.checks import Case, Exercise, choice, close
+from symml.checks.hints import as_student
+from symml.so3 import rand_matrix
+from symml.symmetry import act, loss_floor, symmetric_average, symmetry_operations
+
+F64 = dict(dtype=torch.float64)
 
 
-def _act(R, pos, u):
-    """(g·u)_{π(i)} = R u_i, where R (about the centroid) sends point i onto point π(i)."""
-    c = pos.mean(0)
-    lands = torch.cdist((pos - c) @ R.T + c, pos).argmin(dim=1)
-    out = torch.empty_like(u)
-    out[lands] = u @ R.T
-    return out
+def _square():
+    return torch.tensor([[1.0, 1, 0], [-1, 1, 0], [-1, -1, 0], [1, -1, 0]], **F64)
+
+
+def _triangle():
+    return torch.tensor([[math.cos(a), math.sin(a), 0.0] for a in (math.pi / 2 + 2 * math.pi * k / 3 for k in range(3))], **F64)
+
+
+def _octahedron():
+    return torch.tensor([[0.0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], **F64)
+
+
+@functools.lru_cache
+def _groups():
+    return {"square": symmetry_operations(_square()), "triangle": symmetry_operations(_triangle()),
+            "octahedron": symmetry_operations(_octahedron(), ["B"] + ["X"] * 6)}
 
 
 def _average(pos, u, ops):
-    return torch.stack([_act(R, pos, u) for R in ops]).mean(0)
+    """The group average of a field of vectors, (1/|G|) Σ_g g·u: the best output of any equivariant model."""
+    return torch.stack([act(R, pos, u) for R in ops]).mean(0)
 
 
-def _shapes():
-    """(name, pos, ops, target): a few inputs, their operations and displacement targets."""
-    f64 = dict(dtype=torch.float64)
-    square = torch.tensor([[1.0, 1, 0], [-1, 1, 0], [-1, -1, 0], [1, -1, 0]], **f64)
-    G = symmetry_operations(square)
-    x_hat = torch.tensor([1.0, 0, 0], **f64)
-    G_x = G[(G @ x_hat - x_hat).norm(dim=1) < 1e-9]
-    rect = square * torch.tensor([1.3, 0.9, 1.0], **f64) - square
-    twist = square @ torch.tensor([[math.cos(0.2), -math.sin(0.2), 0], [math.sin(0.2), math.cos(0.2), 0], [0, 0, 1]], **f64).T - square
-    octa = torch.tensor([[0.0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], **f64)
-    O = symmetry_operations(octa, ["B"] + ["X"] * 6)
-    jt = octa * torch.tensor([0.95, 0.95, 1.1], **f64) - octa
-    return [
-        ("a square becoming a rectangle", square, G, rect),
-        ("a square becoming a bigger square", square, G, 0.1 * square),
-        ("a rectangle target, the input's symmetry reduced by a direction x̂", square, G_x, rect),
-        ("a square turning about z", square, G, twist),
-        ("an octahedron stretched along z", octa, O, jt),
-        ("an octahedron growing", octa, O, 0.05 * octa),
-    ]
+# ---- 12.1: predict whether an arrow breaks too much for a triangle
+
+YES_NO = ["yes", "no"]
 
 
-# ---- 12.1: can a symmetric model fit this target?
+def arrow_breaks_too_much():
+    """Triangle → stretched along its vertex direction ŷ: does the arrow ŷ (1o) keep fewer operations than the target needs?"""
+    return "no"
 
 
-def can_fit(pos, y, ops):
-    """True if g·y = y (to 1e-6) for every operation g in ops: an equivariant model can then fit y."""
-    return all(torch.allclose(_act(R, pos, y), y, atol=1e-6) for R in ops)
+_arrow_compare = choice(YES_NO, why={
+    "yes": "for the square an arrow is too much because −x̂ is an image of +x̂ under the square's operations: is −ŷ an image of +ŷ under the triangle's?",
+})
 
 
-def _fit_cases(g):
-    for name, pos, ops, y in _shapes():
-        yield Case(pos, y, ops, note=name)
-    pos = torch.randn(5, 3, generator=g, dtype=torch.float64)
-    yield Case(pos, torch.randn(5, 3, generator=g, dtype=torch.float64), torch.eye(3, dtype=torch.float64)[None], note="random points whose only operation is the identity")
+# ---- 12.2: the floor with several answers
 
 
-def _fit_compare(got, expected, case):
-    got = as_bool(got)
-    if isinstance(got, str):
-        return got
-    if got == expected:
-        return None
-    if expected:
-        return ("this target keeps every operation, but you said it does not: after turning the vectors, compare each one "
-                "with the vector of the point where its point lands (the operation also permutes the points)")
-    return "this target changes under some operation of the input, but you said a symmetric model can fit it"
+def multi_target_floor(pos, targets, ops):
+    """targets (m, N, 3), several correct answers for one input: the lowest mean squared error (over answers and entries) of an output keeping ops."""
+    best = _average(pos, targets.mean(0), ops)
+    return float(((targets - best) ** 2).mean())
 
 
-# ---- 12.2: the loss floor
+def _multi_cases(g):
+    square, G = _square(), _groups()["square"]
+    a, b = torch.rand(2, generator=g, **F64) * 0.4 + 0.8
+    rect = square * torch.tensor([a + 0.3, b - 0.1, 1.0], **F64) - square
+    other = square * torch.tensor([b, a, 1.0], **F64) - square
+    yield Case(square, torch.stack([rect, other]), G, note="a square and two rectangles")
+    R = G[int(torch.randint(1, len(G), (1,), generator=g))]
+    yield Case(square, torch.stack([rect, act(R, square, rect)]), G, note="a square and two answers related by one of its operations")
+    octa, O = _octahedron(), _groups()["octahedron"]
+    yield Case(octa, 0.1 * torch.randn(3, 7, 3, generator=g, **F64), O, note="an octahedron and three random answers")
 
 
-def loss_floor(pos, y, ops):
-    """mean((y − ȳ)²) with ȳ = (1/|G|) Σ_g g·y, the best an equivariant model can reach."""
-    return ((y - _average(pos, y, ops)) ** 2).mean().item()
+def _hidden_multi(g):
+    square, G = _square(), _groups()["square"]
+    rect = square * torch.tensor([1.3, 0.9, 1.0], **F64) - square
+    yield Case(square, rect[None], G, note="a single answer")
+    yield Case(square, torch.stack([0.1 * square, -0.1 * square]), G, note="two symmetric answers")
+    cloud = torch.randn(5, 3, generator=g, **F64)
+    yield Case(cloud, torch.randn(4, 5, 3, generator=g, **F64), torch.eye(3, **F64)[None], note="a cloud without symmetry")
 
 
-def _floor_cases(g):
-    for name, pos, ops, y in _shapes():
-        yield Case(pos, y, ops, note=name)
-    square = torch.tensor([[1.0, 1, 0], [-1, 1, 0], [-1, -1, 0], [1, -1, 0]], dtype=torch.float64)
-    yield Case(square, 0.2 * torch.randn(4, 3, generator=g, dtype=torch.float64), symmetry_operations(square), note="a random target on the square")
-
-
-def _floor_compare(got, expected, case):
+def _multi_compare(got, expected, case):
     if isinstance(got, torch.Tensor) and got.numel() == 1:
         got = float(got)
-    if not isinstance(got, (int, float)):
-        return f"return a number, not {type(got).__name__}"
-    hint = close(got, expected, atol=1e-8)
-    if hint is None:
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        return f"return the floor as a number, not {type(got).__name__}"
+    if close(got, expected) is None:
         return None
-    pos, y, ops = case.args
-    if abs(got - (y**2).mean().item()) < 1e-8 and abs(expected - got) > 1e-8:
-        return ("that is the mean of y², the floor only if the symmetric part ȳ is zero — here it is not: "
-                "when you average g·y, move each turned vector to the point where its point lands")
-    unpermuted = torch.stack([y @ R.T for R in ops]).mean(0)
-    if abs(got - ((y - unpermuted) ** 2).mean().item()) < 1e-8:
-        return "the vectors were turned but stayed on their own points: each must move to the point where its point lands"
-    if abs(got - expected * y.numel()) < 1e-8 * max(1.0, abs(expected) * y.numel()):
-        return "that is the sum of the squares: take the mean over all entries"
-    return hint
+    pos, targets, ops = case.args
+    single = [float(((t - _average(pos, t, ops)) ** 2).mean()) for t in targets]
+    if close(got, sum(single) / len(single)) is None and abs(sum(single) / len(single) - expected) > 1e-9:
+        return "that is the average of each answer's own floor: but one output has to serve every answer at once"
+    spread = float(((targets - targets.mean(0)) ** 2).mean())
+    if close(got, spread) is None and abs(spread - expected) > 1e-9:
+        return "that is the spread of the answers around their mean: the model's output must also keep the input's symmetry"
+    if close(got, expected * len(targets)) is None:
+        return "average over the answers too, not only over the entries"
+    return "the floor is wrong: which output, keeping every operation, is closest to all the answers together?"
 
 
-# ---- 12.3: the decision chart
+# ---- 12.3: predict the dipole of a square given an axis or an arrow
 
+DIPOLE = ["zero with either input", "non-zero with the axis only", "non-zero with the arrow only", "non-zero with either input"]
+
+
+def square_dipole():
+    """A square plus the axis Y²(x̂) (2e) or the arrow x̂ (1o) on every corner: when can an equivariant net's total dipole (1o) be non-zero?"""
+    return "non-zero with the arrow only"
+
+
+_dipole_compare = choice(DIPOLE, why={
+    "zero with either input": "an arrow has a head and a tail: which of the square's operations still keep x̂, and does any of them flip a vector along x?",
+    "non-zero with the axis only": "which operation keeps the axis Y²(x̂) but sends every vector v to −v?",
+    "non-zero with either input": "the axis is unchanged when x̂ → −x̂: which of the square's operations that keep the axis flips every vector?",
+})
+
+
+# ---- 12.4: the decision chart
 
 CHOICES = ("direct prediction", "scalar sampling", "nonscalar sampling", "missing information")
 
@@ -138,44 +149,93 @@ def _classify_compare(got, expected, case):
     return None
 
 
-# ---- 12.4: add the missing input
+# ---- 12.5: the floor once an input is added
 
 
-def augment(x, axis):
-    """x (N, d) → (N, d + 5): every node also gets the 2e feature of the axis, Y²(axis) with 'component' normalisation."""
-    y2 = o3.spherical_harmonics(2, axis.to(x.dtype), normalize=True, normalization="component")
-    return torch.cat([x, y2.expand(len(x), 5)], dim=1)
+def floor_with_input(pos, y, ops, feature, irreps):
+    """The floor mean (y − ȳ)² when every point also gets ``feature`` (irreps ``irreps``): ȳ averages over the operations that keep it."""
+    D = o3.Irreps(irreps).D_from_matrix(ops.to(torch.float64)).to(torch.float64)
+    keeps = (D @ feature.to(torch.float64) - feature).norm(dim=-1) <= 1e-6 * max(float(feature.norm()), 1e-12)
+    kept = ops[keeps]
+    return float(((y - _average(pos, y, kept)) ** 2).mean())
 
 
-def _augment_cases(g):
-    yield Case(torch.ones(4, 1, dtype=torch.float64), torch.tensor([1.0, 0, 0], dtype=torch.float64), note="x̂ on a square's corners")
-    yield Case(torch.randn(6, 3, generator=g, dtype=torch.float64), torch.randn(3, generator=g, dtype=torch.float64))
-    yield Case(torch.randn(3, 2, generator=g, dtype=torch.float64), torch.tensor([0.0, 0, -2.5], dtype=torch.float64), note="an axis of length 2.5 along −z")
+def _sh(l, v):
+    return o3.spherical_harmonics(l, v.to(torch.float64), normalize=True, normalization="component")
 
 
-def _augment_compare(got, expected, case):
-    x, axis = case.args
-    if isinstance(got, torch.Tensor) and got.shape == (len(x), x.shape[1] + 3):
-        return "you added 3 numbers: a vector (1o) points one way, but a stretch along the axis is the same along −axis; add its 2e feature, 5 numbers"
-    hint = close(got, expected)
-    if hint is None:
+def _input_cases(g):
+    square, G = _square(), _groups()["square"]
+    a = 1.1 + 0.4 * float(torch.rand(1, generator=g))
+    rect = square * torch.tensor([a, 2 - a, 1.0], **F64) - square
+    x_hat, z_hat = torch.tensor([1.0, 0, 0], **F64), torch.tensor([0.0, 0, 1], **F64)
+    yield Case(square, rect, G, _sh(2, x_hat), "2e", note="the axis Y²(x̂)")
+    yield Case(square, rect, G, _sh(2, z_hat), "2e", note="the axis Y²(ẑ)")
+    yield Case(square, rect, G, x_hat, "1o", note="the arrow x̂")
+    tri, T = _triangle(), _groups()["triangle"]
+    yield Case(tri, 0.2 * torch.randn(3, 3, generator=g, **F64), T, torch.tensor([0.0, 1, 0], **F64), "1o", note="a triangle and a random target, the arrow ŷ")
+
+
+def _hidden_inputs(g):
+    square, G = _square(), _groups()["square"]
+    rect = square * torch.tensor([1.3, 0.9, 1.0], **F64) - square
+    yield Case(square, rect, G, torch.tensor([0.7], **F64), "0e", note="a scalar input")
+    yield Case(square, rect, G, torch.zeros(5, **F64), "2e", note="a zero feature")
+    yield Case(square, rect, G, torch.tensor([-1.0], **F64), "0o", note="a pseudoscalar input")
+    octa, O = _octahedron(), _groups()["octahedron"]
+    Q = rand_matrix(dtype=torch.float64, generator=g)
+    yield Case(octa, 0.1 * torch.randn(7, 3, generator=g, **F64), O, _sh(3, Q[0]), "3o", note="an octahedron and an l = 3 input")
+
+
+def _input_compare(got, expected, case):
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = float(got)
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        return f"return the floor as a number, not {type(got).__name__}"
+    if close(got, expected) is None:
         return None
-    if isinstance(got, torch.Tensor) and got.shape == expected.shape:
-        g = got.to(torch.float64)
-        if not torch.allclose(g[:, : x.shape[1]], x):
-            return "the original features should come first, unchanged"
-        if not torch.allclose(g[:, x.shape[1]:], g[:1, x.shape[1]:].expand_as(g[:, x.shape[1]:])):
-            return "every node should get the same new feature"
-        new, ref = g[0, x.shape[1]:], expected[0, x.shape[1]:]
-        ratio = float(new @ ref / (ref @ ref))
-        if ratio > 0 and torch.allclose(new, ratio * ref, atol=1e-8):
-            return "the new feature points the right way but has the wrong length: use normalize=True and normalization='component'"
-    return hint
+    pos, y, ops, feature, irreps = case.args
+    if close(got, float(((y - _average(pos, y, ops)) ** 2).mean())) is None:
+        return "that is the floor without the new input: the input removes the operations that change it"
+    if len(o3.Irreps(irreps)) == 1:
+        other = _ignoring_parity(pos, y, ops, feature, irreps)
+        if close(got, other) is None and abs(other - expected) > 1e-9:
+            return "the parity of the input matters: an improper operation acts on it with D of its rotation part times its parity"
+    if close(got, 0.0) is None:
+        return "the floor is not zero here: which operations still keep both the square and the new input?"
+    return "the floor is wrong: which operations keep the new input, and what is the best output that keeps them?"
 
 
 EXERCISES = [
-    Exercise("12.1", can_fit, _fit_cases, _fit_compare, title="can a symmetric model fit the target?", name="can_fit"),
-    Exercise("12.2", loss_floor, _floor_cases, _floor_compare, title="the loss floor", name="loss_floor"),
-    Exercise("12.3", classify, None, _classify_compare, kind="value", title="the decision chart", name="answers"),
-    Exercise("12.4", augment, _augment_cases, _augment_compare, title="add the missing input", name="augment"),
+    Exercise("12.1", arrow_breaks_too_much, kind="value", name="arrow_breaks_too_much", compare=_arrow_compare, title="predict: an arrow for a triangle",
+             mistakes=[("yes", "image of +ŷ"), (True, "answer with one of")]),
+    Exercise("12.2", multi_target_floor, _multi_cases, _multi_compare, title="the floor with several answers", name="multi_target_floor", hidden=_hidden_multi, points=2,
+             forbidden={"symml.symmetry.loss_floor": loss_floor, "symml.symmetry.symmetric_average": symmetric_average},
+             mistakes=[
+                 (lambda pos, t, ops: sum(float(((y - _average(pos, y, ops)) ** 2).mean()) for y in t) / len(t), "average of each answer's own floor"),
+                 (lambda pos, t, ops: float(((t - t.mean(0)) ** 2).mean()), "spread of the answers"),
+                 (lambda pos, t, ops: multi_target_floor(pos, t, ops) * len(t), "average over the answers"),
+                 (lambda pos, t, ops: multi_target_floor(pos, t, ops) + 0.01, "floor is wrong"),
+                 (lambda pos, t, ops: [0.0], "as a number"),
+                 (as_student("lambda pos, t, ops: sum(loss_floor(pos, y, ops) for y in t) / len(t)", loss_floor=loss_floor), "calls symml.symmetry.loss_floor"),
+                 (as_student("lambda pos, t, ops: float(((t - symmetric_average(pos, t.mean(0), ops)) ** 2).mean())", symmetric_average=symmetric_average), "calls symml.symmetry.symmetric_average"),
+             ]),
+    Exercise("12.3", square_dipole, kind="value", name="square_dipole", compare=_dipole_compare, title="predict: a dipole from an axis or an arrow",
+             mistakes=[("zero with either input", "head and a tail"), ("non-zero with the axis only", "sends every vector"), ("non-zero with either input", "flips every vector"), ("arrow", "answer with one of")]),
+    Exercise("12.4", classify, None, _classify_compare, kind="value", title="the decision chart", name="answers",
+             mistakes=[({**classify(), "c": "scalar sampling"}, "look again at 'c'"), ({"a": "missing information"}, "no answer"), ({**classify(), "f": "direct"}, "should be one of"), ("a", "dictionary")]),
+    Exercise("12.5", floor_with_input, _input_cases, _input_compare, title="the floor once an input is added", name="floor_with_input", hidden=_hidden_inputs, points=2,
+             mistakes=[
+                 (lambda pos, y, ops, f, irreps: float(((y - _average(pos, y, ops)) ** 2).mean()), "without the new input"),
+                 (lambda pos, y, ops, f, irreps: _ignoring_parity(pos, y, ops, f, irreps), "parity of the input"),
+                 (lambda pos, y, ops, f, irreps: 0.0, "not zero here"),
+                 (lambda pos, y, ops, f, irreps: floor_with_input(pos, y, ops, f, irreps) + 0.01, "floor is wrong"),
+                 (lambda pos, y, ops, f, irreps: "none", "as a number"),
+             ]),
 ]
+
+
+def _ignoring_parity(pos, y, ops, feature, irreps):
+    """A mistake for 12.5: the input's irrep treated as if its parity were the other one."""
+    ir = o3.Irreps(irreps)[0].ir
+    return floor_with_input(pos, y, ops, feature, f"{ir.l}{'e' if ir.p == -1 else 'o'}")
