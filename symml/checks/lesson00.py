@@ -11,6 +11,7 @@ import numbers
 import torch
 
 from symml.checks import Case, Exercise, choice, close
+from symml.checks.hints import as_student
 
 # ---------------------------------------------------------------- 00.1 the mean squared error
 
@@ -249,7 +250,10 @@ def loss_floor_compare(got, expected, case=None):
 
 EXERCISES = [
     Exercise("00.1", mse, mse_cases, mse_compare, title="the mean squared error", name="mse", hidden=mse_hidden,
-             mistakes=[(lambda y, t: (y - t) ** 2, "single number"),
+             forbidden={"torch.nn.functional.mse_loss": torch.nn.functional.mse_loss, "torch.nn.MSELoss": torch.nn.MSELoss.__init__},
+             mistakes=[(as_student("lambda y, t: F.mse_loss(y, t)", F=torch.nn.functional), "calls torch.nn.functional.mse_loss"),
+                       (as_student("lambda y, t: torch.nn.MSELoss()(y, t)", torch=torch), "calls torch.nn.MSELoss"),
+                       (lambda y, t: (y - t) ** 2, "single number"),
                        (lambda y, t: ((y - t) ** 2).sum(), "sum of the squared errors"),
                        (lambda y, t: (y - t).abs().mean(), "absolute value"),
                        (lambda y, t: ((y - t) ** 2).mean().sqrt(), "no square root"),

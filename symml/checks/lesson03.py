@@ -6,11 +6,13 @@ Conventions: e3nn 0.6 (vectors (x, y, z)); generators ``L`` of a representation 
 ``C = -Σ_a L_a²`` has the eigenvalue ``l(l+1)`` on each copy of irrep ``l``.
 """
 
+import functools
+
 import torch
 from e3nn import o3
 
 from symml.checks import Case, Exercise, close
-from symml.checks.hints import as_student, compare_irreps
+from symml.checks.hints import as_student, compare_irreps, shortcuts
 from symml.irreps import casimir, decompose
 from symml.so3 import so3_generators
 
@@ -255,12 +257,14 @@ EXERCISES = [
                        (as_student("lambda L, l: decompose(lambda R: torch.eye(1, dtype=torch.float64))[1]", decompose=decompose, torch=torch), "calls symml.irreps.decompose")]),
     Exercise("03.4", product_irreps, product_cases, product_compare, title="the irreps of a product", name="product_irreps",
              points=2, hidden=product_hidden,
-             forbidden={"o3.Irrep.__mul__": o3.Irrep.__mul__, "o3.FullTensorProduct": o3.FullTensorProduct.__init__,
-                        "o3.ReducedTensorProducts": o3.ReducedTensorProducts.__init__, "symml.irreps.decompose": decompose},
+             forbidden={"o3.Irrep.__mul__": o3.Irrep.__mul__, "symml.irreps.decompose": decompose, **shortcuts("tensor products")},
              mistakes=[(as_student("lambda factors: str(o3.Irrep(factors[0]) * o3.Irrep(factors[-1]))", o3=o3), "calls o3.Irrep.__mul__"), (_product_all_even, "parities"),
                        (_product_top_only, "dimensions add up"), (lambda factors: "3x0e", "wrong l's or multiplicities"),
                        (lambda factors: 5, "irreps string such as"), (lambda factors: "xyz", "not an irreps string"),
                        (as_student("lambda factors: str(o3.FullTensorProduct(factors[0], factors[-1]).irreps_out)", o3=o3), "calls o3.FullTensorProduct"),
                        (as_student("lambda factors: str(o3.ReducedTensorProducts('ij', i='1o', j='1o').irreps_out)", o3=o3), "calls o3.ReducedTensorProducts"),
-                       (as_student("lambda factors: str(decompose(lambda R: torch.eye(1, dtype=torch.float64))[0])", decompose=decompose, torch=torch), "calls symml.irreps.decompose")]),
+                       (as_student("lambda factors: str(decompose(lambda R: torch.eye(1, dtype=torch.float64))[0])", decompose=decompose, torch=torch), "calls symml.irreps.decompose"),
+                       (as_student("lambda factors: str(functools.reduce(lambda acc, f: o3.Irreps([x for mul, ir in acc for _ in range(mul) "
+                                   "for x in o3.ElementwiseTensorProduct(o3.Irreps([ir]), o3.Irreps(f)).irreps_out]).sort().irreps.simplify(), "
+                                   "factors[1:], o3.Irreps(factors[0])))", o3=o3, functools=functools), "calls o3.ElementwiseTensorProduct")]),
 ]

@@ -8,9 +8,11 @@ Conventions: e3nn 0.6; a Clebsch-Gordan tensor ``C`` of ``l1 ⊗ l2 → l3`` has
 import torch
 from e3nn import o3
 
+import symml.cg as symml_cg
+import symml.nn as symml_nn
 from symml.cg import clebsch_gordan
 from symml.checks import Case, Exercise, close
-from symml.checks.hints import as_student, compare_irreps
+from symml.checks.hints import as_student, compare_irreps, shortcuts
 from symml.so3 import rand_matrix
 
 # ---------------------------------------------------------------- 04.1 Clebsch-Gordan from one Casimir eigenspace
@@ -147,10 +149,8 @@ def paths_compare(got, expected, case):
 
 # ---------------------------------------------------------------- the declarations
 
-CG_FORBIDDEN = {"o3.wigner_3j": o3.wigner_3j, "symml.cg.clebsch_gordan": clebsch_gordan,
-                "o3.ReducedTensorProducts": o3.ReducedTensorProducts.__init__}
-PATHS_FORBIDDEN = {"o3.Irrep.__mul__": o3.Irrep.__mul__, "o3.FullyConnectedTensorProduct": o3.FullyConnectedTensorProduct.__init__,
-                   "o3.FullTensorProduct": o3.FullTensorProduct.__init__, "o3.TensorProduct": o3.TensorProduct.__init__}
+CG_FORBIDDEN = shortcuts("clebsch-gordan", "tensor products")   # every tensor product module holds the coefficients
+PATHS_FORBIDDEN = {"o3.Irrep.__mul__": o3.Irrep.__mul__, **shortcuts("tensor products")}
 
 EXERCISES = [
     Exercise("04.1", cg_from_casimir, cg_cases, cg_compare, title="Clebsch-Gordan from one Casimir eigenspace", name="cg_from_casimir",
@@ -160,7 +160,13 @@ EXERCISES = [
                        (lambda l1, l2, l3: cg_from_casimir(l1, l2, l3).flatten(), "shape"),
                        (as_student("lambda l1, l2, l3: o3.wigner_3j(l1, l2, l3)", o3=o3), "calls o3.wigner_3j"),
                        (as_student("lambda l1, l2, l3: clebsch_gordan(l1, l2, l3)", clebsch_gordan=clebsch_gordan), "calls symml.cg.clebsch_gordan"),
-                       (as_student("lambda l1, l2, l3: (o3.ReducedTensorProducts('i', i='0e'), clebsch_gordan_(l1, l2, l3))[1]", o3=o3, clebsch_gordan_=cg_from_casimir), "calls o3.ReducedTensorProducts")]),
+                       (as_student("lambda l1, l2, l3: (o3.ReducedTensorProducts('i', i='0e'), clebsch_gordan_(l1, l2, l3))[1]", o3=o3, clebsch_gordan_=cg_from_casimir), "calls o3.ReducedTensorProducts"),
+                       # the coefficients read off a tensor product module, or from the private functions behind the public ones
+                       (as_student("lambda l1, l2, l3: (lambda tp, e1, e2: (lambda C: C / C.norm())(torch.stack([torch.stack([tp(a, b) for b in e2]) for a in e1])))"
+                                   "(o3.FullTensorProduct(f'{l1}e', f'{l2}e', filter_ir_out=[f'{l3}e']), torch.eye(2 * l1 + 1), torch.eye(2 * l2 + 1))", o3=o3, torch=torch),
+                        "calls o3.FullTensorProduct"),
+                       (as_student("lambda l1, l2, l3: symml_cg._clebsch_gordan(l1, l2, l3)", symml_cg=symml_cg), "calls symml.cg._clebsch_gordan"),
+                       (as_student("lambda l1, l2, l3: o3._wigner._so3_clebsch_gordan(l1, l2, l3)", o3=o3), "calls o3._wigner._so3_clebsch_gordan")]),
     Exercise("04.2", self_product, None, self_product_compare, kind="value", name="self_product", title="predict: a feature times itself",
              mistakes=[("0e + 1e + 2e + 3e + 4e", "swap the two inputs"), ("0o + 2o + 4o", "no odd parity"), ("0e + 2e", "some l's that survive"),
                        ("2x0e + 2e + 4e", "at most once"), ("many", "not an irreps string"), (3, "irreps string such as")]),
@@ -173,5 +179,6 @@ EXERCISES = [
                        (as_student("lambda a, b, c: sum(m1 * m2 for m1, x in o3.Irreps(a) for m2, y in o3.Irreps(b) if o3.Irrep(c) in x * y)", o3=o3), "calls o3.Irrep.__mul__"),
                        (as_student("lambda a, b, c: o3.FullyConnectedTensorProduct(a, b, c).weight_numel", o3=o3), "calls o3.FullyConnectedTensorProduct"),
                        (as_student("lambda a, b, c: (o3.FullTensorProduct('0e', '0e'), count(a, b, c))[1]", o3=o3, count=count_paths), "calls o3.FullTensorProduct"),
-                       (as_student("lambda a, b, c: o3.TensorProduct(a, b, c, []).weight_numel", o3=o3), "calls o3.TensorProduct")]),
+                       (as_student("lambda a, b, c: o3.TensorProduct(a, b, c, []).weight_numel", o3=o3), "calls o3.TensorProduct"),
+                       (as_student("lambda a, b, c: sum(p.numel() for p in TensorProduct(a, b, c).parameters())", TensorProduct=symml_nn.TensorProduct), "calls symml.nn.TensorProduct")]),
 ]

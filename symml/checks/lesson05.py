@@ -14,11 +14,12 @@ from e3nn import o3
 from symml import sh as symml_sh
 from symml.cg import clebsch_gordan
 from symml.checks import Case, Exercise, choice, close
-from symml.checks.hints import as_student
+from symml.checks.hints import as_student, shortcuts
 from symml.so3 import rand_matrix
 
-SH_FORBIDDEN = {"o3.spherical_harmonics": o3.spherical_harmonics, "symml.sh.spherical_harmonics": symml_sh.spherical_harmonics,
-                "o3.SphericalHarmonics": o3.SphericalHarmonics.__init__}
+SH_FORBIDDEN = shortcuts("spherical harmonics")
+# 05.2 asks for the constant from the lesson's by a change of normalisation: measuring it again needs a coupling
+CONSTANT_FORBIDDEN = {**SH_FORBIDDEN, **shortcuts("clebsch-gordan", "tensor products")}
 
 
 def _sh(l, vectors):
@@ -222,14 +223,20 @@ EXERCISES = [
                        (lambda l, v: sh(l, v).flip(-1) if l > 0 else sh(l, v), "the length is right"),
                        (as_student("lambda l, v: o3.spherical_harmonics(l, v, normalize=True, normalization='component')", o3=o3), "calls o3.spherical_harmonics"),
                        (as_student("lambda l, v: spherical_harmonics(l, v, normalization='component')", spherical_harmonics=symml_sh.spherical_harmonics), "calls symml.sh.spherical_harmonics"),
-                       (as_student("lambda l, v: o3.SphericalHarmonics(l, True, 'component')(v)", o3=o3), "calls o3.SphericalHarmonics")]),
+                       (as_student("lambda l, v: o3.SphericalHarmonics(l, True, 'component')(v)", o3=o3), "calls o3.SphericalHarmonics"),
+                       (as_student("lambda l, v: o3.spherical_harmonics_alpha_beta(l, *o3.xyz_to_angles(v), normalization='component')", o3=o3),
+                        "calls o3.spherical_harmonics_alpha_beta")]),
     Exercise("05.2", norm_recursion_constant, constant_cases, constant_compare, title="the recursion's constant, norm normalisation",
-             name="norm_recursion_constant", points=2, hidden=constant_hidden, forbidden=SH_FORBIDDEN,
+             name="norm_recursion_constant", points=2, hidden=constant_hidden, forbidden=CONSTANT_FORBIDDEN,
              mistakes=[(lambda l: (2 * l + 3) / math.sqrt(l + 1), "component-normalised"), (lambda l: -norm_recursion_constant(l), "positive"),
                        (lambda l: 1.0, "not the right constant"), (lambda l: "c", "as a number"),
                        (as_student("lambda l: float(o3.spherical_harmonics(min(l, 2), torch.ones(1, 3), True, 'norm').norm())", o3=o3, torch=torch), "calls o3.spherical_harmonics"),
                        (as_student("lambda l: float(sh(min(l, 2), torch.ones(1, 3)).norm())", sh=symml_sh.spherical_harmonics, torch=torch), "calls symml.sh.spherical_harmonics"),
-                       (as_student("lambda l: float(o3.SphericalHarmonics(1, True, 'norm')(torch.ones(1, 3)).norm())", o3=o3, torch=torch), "calls o3.SphericalHarmonics")]),
+                       (as_student("lambda l: float(o3.SphericalHarmonics(1, True, 'norm')(torch.ones(1, 3)).norm())", o3=o3, torch=torch), "calls o3.SphericalHarmonics"),
+                       # measuring the constant again, as the lesson did, with 05.1's harmonics scaled to length 1
+                       (as_student("lambda l: (lambda r: (lambda Y: float(1 / torch.einsum('ijk,ni,nj->nk', clebsch_gordan(l, 1, l + 1, dtype=r.dtype), Y, r).norm(dim=-1).mean()))"
+                                   "(sh(l, r) / sh(l, r).norm(dim=-1, keepdim=True)))(torch.nn.functional.normalize(torch.randn(50, 3, dtype=torch.float64), dim=-1))",
+                                   torch=torch, clebsch_gordan=clebsch_gordan, sh=sh), "calls symml.cg.clebsch_gordan")]),
     Exercise("05.3", octahedron_zeros, None, octahedron_compare, kind="value", name="octahedron_zeros", title="predict: the octahedron's power spectrum",
              mistakes=[("1234", "full symmetry of a cube"), ("2", "odd l"), ("13", "symmetric traceless matrix"), ("abc", "string of digits")]),
     Exercise("05.4", radial_bispectrum, bispectrum_cases, bispectrum_compare, call=_bispectrum_call, title="a bispectrum with radial channels",

@@ -7,12 +7,13 @@ Conventions: e3nn 0.6 (vectors (x, y, z)); a symmetric tensor ``T`` is ``(n, 3, 
 
 import math
 
+import e3nn.io as e3nn_io
 import torch
 from e3nn import o3
 
 from symml.cg import clebsch_gordan
 from symml.checks import Case, Exercise, choice, close
-from symml.checks.hints import as_student, compare_irreps
+from symml.checks.hints import as_student, compare_irreps, shortcuts
 from symml.so3 import rand_matrix
 
 # ---- 06.1: predict the irreps of four quantities
@@ -90,7 +91,7 @@ def _tensors_hidden(g):
     yield Case(_symmetric(g, 3).float(), rand_matrix(generator=g), note="float32 tensors")
 
 
-PACK_FORBIDDEN = {"o3.ReducedTensorProducts": o3.ReducedTensorProducts.__init__}
+PACK_FORBIDDEN = {name: f for name, f in shortcuts("tensor products").items() if "CartesianTensor" in name or "Reduced" in name}
 
 
 def _pack_unscaled(T):  # a mistake: the Clebsch-Gordan contractions without the factors that keep lengths
@@ -145,6 +146,8 @@ def _old_features_hidden(g):
     yield Case("0e", torch.randn(2, 1, generator=g, dtype=torch.float64), note="a lone scalar")
     yield Case("1o", torch.randn(1, 3, generator=g, dtype=torch.float64), note="a single vector")
     yield Case("2x2e+0o", torch.randn(4, 11, generator=g, dtype=torch.float64), note="two l = 2 features and a pseudoscalar")
+    l = int(torch.randint(4, 7, (), generator=g))  # "every l": beyond the visible ones, so no table of matrices passes
+    yield Case(f"{l}e+{l + 1}o", torch.randn(2, 4 * l + 4, generator=g, dtype=torch.float64), note=f"l = {l} and {l + 1}")
 
 
 def _keep_l(irreps, x, y, l):  # a mistake helper: block(s) of l left as they were
@@ -216,7 +219,8 @@ EXERCISES = [
                        (_pack_unscaled, "off by a factor"),
                        (lambda T: pack_symmetric(T) * torch.tensor([-1.0, 1, 1, 1, 1, 1], dtype=T.dtype), "0e coordinate has the wrong sign"),
                        (lambda T: pack_symmetric(T) * torch.tensor([1.0, -1, -1, -1, -1, -1], dtype=T.dtype), "2e block has the wrong sign"),
-                       (as_student("lambda T: torch.einsum('kij,nij->nk', o3.ReducedTensorProducts('ij=ji', i='1o').change_of_basis, T)", o3=o3, torch=torch), "calls o3.ReducedTensorProducts")]),
+                       (as_student("lambda T: torch.einsum('kij,nij->nk', o3.ReducedTensorProducts('ij=ji', i='1o').change_of_basis, T)", o3=o3, torch=torch), "calls o3.ReducedTensorProducts"),
+                       (as_student("lambda T: e3nn_io.CartesianTensor('ij=ji').from_cartesian(T)", e3nn_io=e3nn_io), "calls e3nn.io.CartesianTensor")]),
     Exercise("06.3", l2_conversion, None, l2_compare, kind="value", name="l2_conversion", title="predict: is the l = 2 conversion a permutation?",
              mistakes=[("permutes", "relabel the axes"), ("yes", "answer with one of")]),
     Exercise("06.4", yzx_to_xyz, _old_features, _convert_compare, title="from (y, z, x) to e3nn 0.6", name="yzx_to_xyz", points=2,
