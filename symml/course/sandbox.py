@@ -65,11 +65,13 @@ def argv(connection_file: Path, *, work_size: int = 256 * 2**20, tmp_size: int =
     ``connection_file`` (outside) appears read-only as ``/ipc/kernel.json`` inside.
     """
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
+    # the private /tmp first: Python or symml may live under the machine's /tmp (a test, a wheel unpacked there)
+    cmd += ["--size", str(tmp_size), "--tmpfs", "/tmp"]
     for p in _readonly_paths():
         cmd += ["--ro-bind", p, p]
     cmd += _system_links()
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm"]
-    cmd += ["--size", str(tmp_size), "--tmpfs", "/tmp", "--size", str(work_size), "--tmpfs", WORK, "--size", str(2**20), "--tmpfs", IPC]
+    cmd += ["--size", str(work_size), "--tmpfs", WORK, "--size", str(2**20), "--tmpfs", IPC]
     cmd += ["--ro-bind", str(connection_file), f"{IPC}/kernel.json", "--chdir", WORK]
     import symml
 
