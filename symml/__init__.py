@@ -18,3 +18,7 @@ Conventions are e3nn 0.6's: vectors are (x, y, z) and ``o3.Irreps`` is the irrep
 """
 
 __version__ = "0.1.0"
+
+from symml.threads import use_available_cpus
+
+use_available_cpus()  # a Binder pod sees the host's cores but may use 1-2: size torch's pool to those

@@ -2,11 +2,15 @@
 
 repo2docker would do ``pip install -r binder/requirements.txt`` and ``binder/postBuild`` in the
 repository root (tests/browser/binderenv.py does the same in a fresh virtual environment; only
-PyTorch's CPU index is replaced by the same CPU wheel on this machine's disk).
+PyTorch's CPU index is replaced by the same CPU wheel on this machine's disk). That this is what
+repo2docker does is checked too: its own Dockerfile for this repository (``--no-build --debug``
+prints it, and needs no Docker).
 """
 
 import json
+import re
 import subprocess
+import sys
 
 import pytest
 
@@ -57,3 +61,34 @@ def test_a_lesson_runs_in_the_binder_environment(binder, tmp_path):
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert not errors
     assert sum(1 for c in executed["cells"] if c["cell_type"] == "code" and c.get("outputs")) >= 3
+
+
+def repo2docker_dockerfile(repo) -> tuple[str, str]:
+    """The Dockerfile repo2docker writes for ``repo`` (Binder's build, without building), and its log."""
+    pytest.importorskip("repo2docker", reason="needs jupyter-repo2docker (pip install -e '.[test]')")
+    proc = subprocess.run([sys.executable, "-m", "repo2docker", "--no-build", "--no-run", "--debug", str(repo)],
+                          cwd=repo, capture_output=True, text=True, check=True, timeout=300)
+    return proc.stdout, proc.stderr
+
+
+def test_repo2docker_installs_the_requirements_then_runs_postbuild(tmp_path):
+    dockerfile, log = repo2docker_dockerfile(binderenv.copy_repo(tmp_path / "repo"))
+    steps = [line.strip() for line in dockerfile.splitlines() if re.match(r"[A-Z]+ ", line)]
+    assert steps[0].startswith("FROM "), dockerfile[:500]
+    assert "conda environment for python=3.11" in log, "binder/runtime.txt asks for Python 3.11"
+
+    def index(pattern):
+        found = [k for k, step in enumerate(steps) if re.fullmatch(pattern, step)]
+        assert len(found) == 1, f"{pattern!r} in {len(found)} steps of:\n" + "\n".join(steps)
+        return found[0]
+
+    workdir = index(r"WORKDIR \$\{REPO_DIR\}")
+    copy_repo = index(r"COPY --chown=\S+ src/ \$\{REPO_DIR\}/")
+    pip = index(r'RUN \$\{KERNEL_PYTHON_PREFIX\}/bin/pip install --no-cache-dir -r "binder/requirements.txt"')
+    postbuild = index(r"RUN \./binder/postBuild")
+    # in the repository root, with every file there: `-e .` installs symml, postBuild finds lessons/
+    assert workdir < copy_repo < pip < postbuild
+    user = [s for s in steps[:postbuild] if s.startswith("USER ")][-1]
+    assert user == "USER ${NB_USER}", "postBuild writes the notebook user's own environment"
+    installs = [s for s in steps if re.search(r"\bpip install\b", s)]
+    assert installs == [steps[pip]], "once binder/ exists repo2docker must install nothing else (no setup.py, no pyproject.toml)"

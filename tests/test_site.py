@@ -1,13 +1,19 @@
-"""The course website builds offline, with a page per lesson, its figures and its Binder links."""
+"""The course website builds offline, with a page per lesson, its figures and its Binder and Colab
+links, and works offline: opened in headless Chromium with every request off this machine refused,
+each lesson page loads nothing from elsewhere, MathJax typesets its equations and plotly draws its
+figures."""
 
+import contextlib
+import functools
+import http.server
 import re
 import socket
+import threading
 
 import nbformat
 import pytest
 
-from symml.course import site
-from symml.course import ROOT
+from symml.course import ROOT, site
 from symml.plot import PLOTLY_MIMETYPE
 
 
@@ -42,6 +48,8 @@ def test_every_lesson_has_a_page_with_its_figures(built):
         assert page.count("Plotly.newPlot(") == figures
         assert '<script src="static/plotly.min.js"></script>' in page
         assert site.binder_url(f"lessons/{nb_path.name}") in page
+        assert site.colab_url(f"lessons/{nb_path.name}") in page
+        assert site.colab_url(f"exercises/{nb_path.name}") in page
         assert site.title(nb) in page
     assert (out / "static" / "plotly.min.js").stat().st_size > 1_000_000
     assert sum(page.read_text().count("symml-figure") for page in pages) > 0
@@ -57,9 +65,30 @@ def test_index_links_every_lesson_and_the_instructors_page(built):
     assert "symml grade" in guide and "JupyterHub" in guide
 
 
+# what a page may load from elsewhere: nothing (links a reader clicks, <a href>, are not loads)
+EXTERNAL_LOAD = re.compile(r"""<script[^>]*\ssrc=["']?(?:https?:)?//|<link[^>]*\shref=["']?(?:https?:)?//|<img[^>]*\ssrc=["']?(?:https?:)?//"""
+                           r"""|\bimport\(\s*["'](?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""", re.IGNORECASE)
+
+
+def test_pages_load_nothing_from_elsewhere(built):
+    out, pages = built
+    for page in [*pages, out / "index.html", out / "instructors.html"]:
+        text = page.read_text()
+        assert not EXTERNAL_LOAD.findall(text), f"{page.name} loads {EXTERNAL_LOAD.findall(text)[:3]}"
+        for src in re.findall(r'<script[^>]*\ssrc="([^"?]+)', text):
+            assert (out / src).is_file(), f"{page.name}: {src} is not in the site folder"
+    assert (out / "static" / "mathjax" / "MathJax.js").is_file()
+
+
 def test_binder_links_point_at_jupyterlab():
     url = site.binder_url("lessons/00_learning_from_examples.ipynb")
     assert re.fullmatch(r"https://mybinder\.org/v2/gh/[\w.-]+/[\w.-]+/HEAD\?urlpath=lab/tree/lessons/00_learning_from_examples\.ipynb", url)
+
+
+def test_colab_links_open_the_notebook_from_github():
+    url = site.colab_url("exercises/00_learning_from_examples.ipynb")
+    assert re.fullmatch(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/exercises/00_learning_from_examples\.ipynb", url)
+    assert f"/github/{site.REPOSITORY}/blob/{site.BRANCH}/" in url
 
 
 def test_readme_links_every_lesson_on_binder():
@@ -69,3 +98,115 @@ def test_readme_links_every_lesson_on_binder():
     for path in linked:
         assert site.binder_url(path) in readme
         assert (ROOT / path.replace("lessons/", "exercises/")).exists()
+
+
+def test_readme_opens_every_lesson_and_problem_set_on_colab():
+    readme = (ROOT / "README.md").read_text()
+    for nb_path in lessons():
+        assert site.colab_url(f"lessons/{nb_path.name}") in readme, nb_path.name
+        assert site.colab_url(f"exercises/{nb_path.name}") in readme, nb_path.name
+
+
+# ---------------------------------------------------------------- the built site in a browser, offline
+
+
+@contextlib.contextmanager
+def serve(folder):
+    """The folder over HTTP on 127.0.0.1 (as GitHub Pages would serve it), in a thread."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no request log on stderr
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def is_local(url: str) -> bool:
+    return url.startswith(("file:", "data:", "blob:", "about:")) or re.match(r"https?://(127\.0\.0\.1|localhost)(:\d+)?/", url) is not None
+
+
+def math_in(nb) -> int:
+    """How many display equations ($$...$$) the notebook's Markdown holds."""
+    return sum(c.source.count("$$") // 2 for c in nb.cells if c.cell_type == "markdown")
+
+
+def figures_in(nb) -> int:
+    return sum(PLOTLY_MIMETYPE in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+@pytest.fixture(scope="module")
+def offline_browser(built, chromium_executable):
+    """(open_page, refused): a Chromium page opener on the served site, and every request it refused."""
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright (pip install -e '.[test]')")
+    from browser.labserver import chromium
+
+    out, _ = built
+    refused = []
+
+    def only_local(route):
+        if is_local(route.request.url):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    with serve(out) as url, playwright_api.sync_playwright() as p, chromium(p, chromium_executable) as context:
+        context.route("**/*", only_local)
+
+        def open_page(name):
+            """The page, and the script errors and missing files (HTTP 404...) it met."""
+            page = context.new_page()
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico") and errors.append(f"{r.status} {r.url}"))
+            page.goto(f"{url}/{name}", wait_until="load")
+            return page, errors
+
+        yield open_page, refused
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nb_path", lessons(), ids=lambda p: p.stem[:2])
+def test_lesson_page_works_offline(offline_browser, nb_path):
+    open_page, refused = offline_browser
+    nb = nbformat.read(nb_path, as_version=4)
+    page, errors = open_page(f"{nb_path.stem}.html")
+    try:
+        # MathJax's start-up signals "End" after the page's first typesetting; then the jobs still queued
+        page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.Startup.signal.posted.map(String).includes('End')",
+                               timeout=120_000)
+        page.evaluate("() => { window.typesetDone = false; MathJax.Hub.Queue(() => { window.typesetDone = true; }); }")
+        page.wait_for_function("() => window.typesetDone", timeout=60_000)
+        math = page.evaluate("""() => ({
+            sources: document.querySelectorAll('script[type^="math/tex"]').length,
+            displays: document.querySelectorAll('script[type="math/tex; mode=display"]').length,
+            typeset: document.querySelectorAll('.MathJax[id$="-Frame"]').length,
+            errors: document.querySelectorAll('.MathJax .merror, .MathJax_Error').length,
+            text: [...document.querySelectorAll('.jp-RenderedMarkdown')].map(e => e.innerText).join('\\n'),
+            failed: [...document.querySelectorAll('script[type^="math/tex"]')]
+                .filter(s => { const f = document.getElementById(s.id + '-Frame'); return !f || f.classList.contains('MathJax_Error') || f.querySelector('.merror'); })
+                .map(s => s.textContent.slice(0, 120)),
+        })""")
+        figures = page.evaluate("""() => [...document.querySelectorAll('.symml-figure')].map(div => ({
+            drawn: Boolean(div._fullLayout) && div.querySelector('.main-svg') !== null,
+            scenes: Object.keys(div._fullLayout || {}).filter(k => /^scene\\d*$/.test(k)).length,
+            canvases: div.querySelectorAll('.gl-container canvas').length,
+        }))""")
+    finally:
+        page.close()
+    assert refused == [], f"the page asked the network for {refused[:5]}"
+    assert errors == [], f"script errors or missing files: {errors[:3]}"
+    assert math["displays"] >= math_in(nb), "MathJax did not find every display equation"
+    assert math["sources"] > 0 and math["typeset"] == math["sources"], f"equations left untypeset: {math['failed'][:3]}"
+    assert math["errors"] == 0, f"MathJax could not typeset {math['failed'][:3]}"
+    assert "$$" not in math["text"], "raw TeX ($$) is visible on the page"
+    assert len(figures) == figures_in(nb)
+    assert all(f["drawn"] for f in figures), f"plotly did not draw every figure: {figures}"
+    assert all(f["canvases"] >= 1 for f in figures if f["scenes"]), "a 3D scene has no WebGL canvas"

@@ -8,6 +8,7 @@ COMMANDS = {  # command -> (the module whose main() runs it, what it does)
     "execute": ("symml.course.execute", "execute notebooks in place"),
     "grade": ("symml.course.grade", "grade students' notebooks in sandboxed kernels"),
     "site": ("symml.course.site", "build the course website"),
+    "colab": ("symml.course.colab", "put the Colab install cell first in every notebook"),
     "nbgrader": ("symml.course.nbgrader", "write the problem sets as nbgrader source assignments"),
 }
 

@@ -40,6 +40,8 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 # widget manager (executed notebooks keep no widget state) and Mermaid (no lesson has a diagram).
 # jupyter-server-mathjax ships MathJax's STIX-Web fonts only (not its default TeX fonts): typeset
 # with those, as the classic Notebook did, and never with whatever fonts the reader has installed.
+# The invisible MathML copy kept for screen readers would ask for a TeX font (\mathcal's) that is
+# not there; its font does not matter, so it keeps the page's.
 TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock -%}
 {%- block jupyter_widgets -%}{%- endblock -%}
@@ -48,6 +50,7 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 <script type="text/x-mathjax-config">
 MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null}});
 </script>
+<style>.MJX_Assistive_MathML [mathvariant] { font-family: inherit; }</style>
 {{ super() }}
 {%- endblock html_head_js_mathjax -%}
 """

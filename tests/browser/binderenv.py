@@ -6,9 +6,12 @@ repo2docker (Python 3.11 from ``binder/runtime.txt``) does, in the repository ro
     binder/postBuild
 
 ``build()`` does the same in a fresh ``venv`` on a copy of the repository (its files as git sees
-them), with one change that this machine forces: PyTorch's own CPU wheel index cannot be reached
-from here, so its ``--extra-index-url`` line is dropped and ``torch==2.13.0+cpu`` comes from the
-wheel on this machine's disk (pip's ``find-links``). Every other line is used as written.
+them), with one change where the machine forces it: where PyTorch's own CPU wheel index cannot be
+reached (this machine, CI) but the pinned ``torch==2.13.0+cpu`` wheel lies on disk in pip's
+``find-links``, the ``--extra-index-url`` line is dropped and pip takes that wheel. Elsewhere (a
+laptop) every line is used as written.
+
+``FreshEnv`` is the bare virtual environment underneath, also the Colab-like one of test_colab.
 """
 
 import atexit
@@ -26,8 +29,22 @@ BINDER = ROOT / "binder"
 PYTORCH_INDEX = re.compile(r"^\s*--(extra-)?index-url\s+https://download\.pytorch\.org/\S*\s*$")
 
 
+TORCH_PIN = re.compile(r"^\s*torch==(\S+)\s*$", re.MULTILINE)
+
+
+def wheel_folders() -> list[Path]:
+    """The folders pip's ``find-links`` names (PIP_FIND_LINKS, pip.conf): wheels kept on this machine's disk."""
+    config = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False).stdout
+    values = [*re.findall(r"find-links='([^']*)'", config), os.environ.get("PIP_FIND_LINKS", "")]
+    return [Path(link.removeprefix("file://")) for value in values for link in value.split() if link]
+
+
 def requirements_here(text: str) -> str:
-    """``binder/requirements.txt`` as this machine can install it: PyTorch's index line dropped."""
+    """``binder/requirements.txt`` as this machine can install it: PyTorch's index line dropped
+    where the pinned torch wheel is on disk (the index is not reachable there)."""
+    pin = TORCH_PIN.search(text)
+    if not pin or not any(any(folder.glob(f"torch-{pin.group(1)}-*.whl")) for folder in wheel_folders() if folder.is_dir()):
+        return text
     lines = text.splitlines()
     kept = [line for line in lines if not PYTORCH_INDEX.match(line)]
     assert len(kept) == len(lines) - 1, "binder/requirements.txt should name PyTorch's CPU index once"
@@ -51,17 +68,27 @@ def copy_repo(dest: Path) -> Path:
     return dest
 
 
-class BinderEnv:
-    """A built Binder environment: ``repo`` (the copy it was built in) and ``bin`` (its scripts)."""
+class FreshEnv:
+    """A new virtual environment under ``base``: ``venv``, ``bin`` (its scripts), ``python``, ``log``.
 
-    def __init__(self, base: Path):
-        self.base = base
-        self.repo = base / "repo"
-        self.venv = base / "venv"
+    Commands run through ``run()`` see this environment only (no user site, no PYTHONPATH, their
+    own Jupyter folders) and append their output to ``log``.
+    """
+
+    def __init__(self, base: Path, cwd: Path | None = None):
+        self.base = Path(base)
+        self.cwd = cwd or self.base
+        self.venv = self.base / "venv"
         self.bin = self.venv / "bin"
         self.python = self.bin / "python"
-        self.log = base / "build.log"
+        self.log = self.base / "build.log"
         self.seconds = 0.0
+
+    def create(self):
+        """Make the venv from a Python outside any venv (the one this venv was made from)."""
+        self.base.mkdir(parents=True, exist_ok=True)
+        subprocess.run([_base_python(), "-m", "venv", str(self.venv)], check=True)
+        return self
 
     def env(self) -> dict:
         """Environment variables for running a command inside this environment."""
@@ -76,14 +103,23 @@ class BinderEnv:
         return env
 
     def run(self, *cmd, **kw):
+        env = kw.pop("env", None) or self.env()
         with open(self.log, "a") as log:
             log.write(f"\n$ {' '.join(map(str, cmd))}\n")
             log.flush()
-            proc = subprocess.run(list(map(str, cmd)), cwd=kw.pop("cwd", self.repo), env=self.env(),
+            proc = subprocess.run(list(map(str, cmd)), check=False, cwd=kw.pop("cwd", self.cwd), env=env,
                                   stdout=log, stderr=subprocess.STDOUT, **kw)
         if proc.returncode:
             tail = self.log.read_text()[-4000:]
             raise RuntimeError(f"{cmd} failed with exit code {proc.returncode}:\n{tail}")
+
+
+class BinderEnv(FreshEnv):
+    """A built Binder environment: ``repo`` (the copy it was built in) and ``bin`` (its scripts)."""
+
+    def __init__(self, base: Path):
+        super().__init__(base, cwd=Path(base) / "repo")
+        self.repo = self.cwd
 
 
 def build(base: Path) -> BinderEnv:
@@ -97,7 +133,7 @@ def build_into(be: BinderEnv) -> BinderEnv:
     start = time.monotonic()
     req = be.repo / "binder" / "requirements.txt"
     req.write_text(requirements_here(req.read_text()))
-    subprocess.run([_base_python(), "-m", "venv", str(be.venv)], check=True)
+    be.create()
     # what repo2docker does, in the repository root
     be.run(be.python, "-m", "pip", "install", "--quiet", "--no-compile", "-r", "binder/requirements.txt")
     postbuild = be.repo / "binder" / "postBuild"

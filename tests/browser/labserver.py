@@ -2,9 +2,9 @@
 
 ``JupyterLab(bin_dir, root)`` runs ``bin_dir/jupyter lab`` (so the environment under test serves
 JupyterLab and its kernel) on 127.0.0.1 with a random token, in throw-away Jupyter config, data
-and runtime folders, and stops it afterwards. ``chromium()`` launches /usr/bin/chromium through
-Playwright, with the flags this machine's closed network needs and a fresh profile; it never
-downloads a browser.
+and runtime folders, and stops it afterwards. ``chromium()`` launches Debian's chromium (the one on
+PATH, found by ``require_system("chromium")`` in conftest.py) through Playwright, with the flags
+this machine's closed network needs and a fresh profile; it never downloads a browser.
 """
 
 import contextlib
@@ -18,7 +18,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -106,15 +105,11 @@ class JupyterLab:
 
 
 @contextlib.contextmanager
-def chromium(playwright, viewport=(1400, 1000)):
-    """A Playwright browser context on Debian's Chromium, with a fresh profile folder."""
-    if not CHROMIUM.exists():
-        raise FileNotFoundError(
-            f"{CHROMIUM} is missing: install Debian's chromium (tests/browser/install-chromium.sh)"
-        )
+def chromium(playwright, executable: str, viewport=(1400, 1000)):
+    """A Playwright browser context on the Chromium at ``executable``, with a fresh profile folder."""
     profile = tempfile.mkdtemp(prefix="symml-chromium-")
     context = playwright.chromium.launch_persistent_context(
-        profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+        profile, executable_path=executable, headless=True, args=CHROMIUM_FLAGS,
         viewport={"width": viewport[0], "height": viewport[1]},
     )
     try:
