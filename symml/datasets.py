@@ -151,7 +151,7 @@ def point_clouds(n: int, points: int = 6, scale: float = 1.0, seed: int = 0, dty
 # ---- Stillinger–Weber silicon
 
 # Stillinger & Weber, Phys. Rev. B 31, 5262 (1985): energies in eV, lengths in Å.
-SW_SILICON = dict(epsilon=2.1683, sigma=2.0951, a=1.80, lam=21.0, gamma=1.20, A=7.049556277, B=0.6022245584, p=4, q=0)
+SW_SILICON = {"epsilon": 2.1683, "sigma": 2.0951, "a": 1.80, "lam": 21.0, "gamma": 1.20, "A": 7.049556277, "B": 0.6022245584, "p": 4, "q": 0}
 SI_LATTICE = 5.431  # Å, the cubic cell of diamond silicon
 _DIAMOND = [(0, 0, 0), (0, 0.5, 0.5), (0.5, 0, 0.5), (0.5, 0.5, 0), (0.25, 0.25, 0.25), (0.25, 0.75, 0.75), (0.75, 0.25, 0.75), (0.75, 0.75, 0.25)]
 
