@@ -88,7 +88,7 @@ def _tensors(g):
 def _tensors_hidden(g):
     yield Case(2.5 * torch.eye(3, dtype=torch.float64)[None], rand_matrix(generator=g, dtype=torch.float64), note="a multiple of the identity")
     yield Case(torch.zeros(1, 3, 3, dtype=torch.float64), rand_matrix(generator=g, dtype=torch.float64), note="the zero tensor")
-    yield Case(_symmetric(g, 3).float(), rand_matrix(generator=g), note="float32 tensors")
+    yield Case(_symmetric(g, 3).float(), rand_matrix(generator=g, dtype=torch.float32), note="float32 tensors")
 
 
 PACK_FORBIDDEN = {name: f for name, f in shortcuts("tensor products").items() if "CartesianTensor" in name or "Reduced" in name}

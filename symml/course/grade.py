@@ -34,6 +34,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -198,8 +199,9 @@ def grade_submission(path: Path, student: str, options: Options) -> dict:
         if printed > MAX_OUTPUT_CHARS:
             notes.append(f"printed {printed:,} characters (only results were graded)")
         private = f"_symml_grader_{secrets.token_hex(8)}"  # where the probes keep their own copy of symml.checks
+        dtype = _default_dtype(kernel, options)
         for exercise_id in exercises(lesson):
-            row["exercises"][exercise_id].update(_grade_exercise(kernel, exercise(exercise_id), options, private))
+            row["exercises"][exercise_id].update(_grade_exercise(kernel, exercise(exercise_id), options, private, dtype))
     finally:
         kernel.close()
     row["points"] = round(sum(r["points"] for r in row["exercises"].values()), 3)
@@ -207,14 +209,50 @@ def grade_submission(path: Path, student: str, options: Options) -> dict:
     return row
 
 
-def _grade_exercise(kernel, ex, options: Options, private: str) -> dict:
+DTYPE = "application/vnd.symml.dtype"
+DTYPE_LOCK = threading.Lock()  # torch's default dtype is one per process; the jobs take turns with it
+
+
+def _default_dtype(kernel, options: Options) -> str:
+    """The kernel's default dtype at the end of the notebook ("float64" when a notebook set it): the
+    cases are drawn and the references run with it, exactly as ``check`` did in the student's run."""
+    seen = []
+    code = "from IPython.display import publish_display_data as __p\nimport torch as __t\n__p({%r: str(__t.get_default_dtype())})\ndel __p, __t" % DTYPE
+    kernel.run(code, options.cell_timeout, on_display=lambda data: seen.append(data.get(DTYPE)))
+    return seen[0] if seen and seen[0] in ("torch.float32", "torch.float64", "torch.float16", "torch.bfloat16") else "torch.float32"
+
+
+class _DefaultDtype:
+    """``with _DefaultDtype("torch.float64"):`` torch's default dtype, for this job only (under the lock)."""
+
+    def __init__(self, name: str):
+        import torch
+
+        self.dtype = getattr(torch, name.removeprefix("torch."))
+
+    def __enter__(self):
+        import torch
+
+        DTYPE_LOCK.acquire()
+        self.previous = torch.get_default_dtype()
+        torch.set_default_dtype(self.dtype)
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_default_dtype(self.previous)
+        DTYPE_LOCK.release()
+
+
+def _grade_exercise(kernel, ex, options: Options, private: str, dtype: str = "torch.float32") -> dict:
     """Ask the kernel for the answer on every test (the visible cases, then each hidden case) and judge each."""
     import torch
 
     from symml.checks import judge
 
     checks_dir = str(Path(__file__).resolve().parent.parent / "checks")
-    tests = ex.tests(options.seed)
+    with _DefaultDtype(dtype):
+        tests = ex.tests(options.seed)
     encoded = []
     for cases in tests:
         buffer = io.BytesIO()
@@ -234,9 +272,10 @@ def _grade_exercise(kernel, ex, options: Options, private: str) -> dict:
             results = torch.load(io.BytesIO(base64.b64decode(received[0])), weights_only=True)
             if len(results) != len(tests):
                 raise ValueError("one result per test")
-            for cases, outcomes in zip(tests, results):
-                v = judge(ex, cases, [tuple(o) for o in outcomes])
-                verdicts.append((v.status, v.message))
+            with _DefaultDtype(dtype):  # the references run as they did in the student's own check
+                for cases, outcomes in zip(tests, results):
+                    v = judge(ex, cases, [tuple(o) for o in outcomes])
+                    verdicts.append((v.status, v.message))
         except Exception as e:
             verdicts = [("failed", f"the answer could not be read as data ({type(e).__name__})")] * len(tests)
     passed = sum(status == "passed" for status, _ in verdicts)
@@ -368,9 +407,6 @@ def main(argv=None) -> int:
         except SandboxUnavailable as e:
             print(e, file=sys.stderr)
             return 2
-    import torch
-
-    torch.set_default_dtype(torch.float64)  # references are judged in float64, whatever the notebook chose
     if args.self_nb or args.gradescope:
         one = args.self_nb or (args.submissions[0] if len(args.submissions) == 1 else None)
         if one is None:
