@@ -1,4 +1,4 @@
-"""Exercises of problem set 00, learning from examples: a loss, a loss curve, gradient descent, the step size.
+"""Exercises of problem set 00, learning from examples: a weighted loss, a loss curve, gradient descent, the step size.
 
 Conventions shared by the exercises: tensors are float32 (torch's default) unless a case says
 otherwise; a linear model is ``x @ w`` with ``x`` of shape ``(n, d)`` and ``w`` of shape ``(d,)``
@@ -13,41 +13,69 @@ import torch
 from symml.checks import Case, Exercise, choice, close
 from symml.checks.hints import as_student
 
-# ---------------------------------------------------------------- 00.1 the mean squared error
+# ---------------------------------------------------------------- 00.1 a weighted mean squared error
 
 
-def mse(y, y_true):
-    """``mean((y - y_true)²)`` over every entry: tensors of one shape -> a scalar, shape ``()``."""
+def _errors(y, y_true):
+    """Each example's squared error, averaged over its outputs: ``(n,)`` or ``(n, d)`` -> ``(n,)``."""
+    return ((y - y_true) ** 2).reshape(len(y), -1).mean(dim=1)
+
+
+def weighted_mse(y, y_true, weight):
+    """``Σ_i weight_i e_i / Σ_i weight_i`` with ``e_i`` example ``i``'s squared error averaged over its outputs.
+
+    ``y``, ``y_true``: ``(n,)`` (one output per example) or ``(n, d)``; ``weight``: ``(n,)``, ≥ 0 and
+    not all 0, not necessarily summing to 1. Returns a scalar, shape ``()``; equal weights give the
+    plain mean squared error.
+    """
+    return (weight * _errors(y, y_true)).sum() / weight.sum()
+
+
+def _mse(y, y_true):
+    """Lesson 00's loss ``mean((y - y_true)²)``, used by the later exercises."""
     return ((y - y_true) ** 2).mean()
 
 
-def mse_cases(g):
-    y, y_true = torch.randn(2, 7, generator=g)
-    yield Case(y, y_true)
-    n = int(torch.randint(3, 12, (), generator=g))
-    yield Case(torch.randn(n, generator=g), torch.randn(n, generator=g))
-    yield Case(torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g), note="a (4, 3) table of predictions")
-    yield Case(y, y.clone(), note="perfect predictions")
+def _weighted_case(g, n, d=None, dtype=torch.float32, note=None):
+    shape = (n,) if d is None else (n, d)
+    y, y_true = torch.randn(2, *shape, generator=g, dtype=dtype)
+    return Case(y, y_true, 3 * torch.rand(n, generator=g, dtype=dtype) + 0.1, note=note)
 
 
-def mse_hidden(g):
-    yield Case(torch.tensor([2.5]), torch.tensor([1.0]), note="a single example")
-    yield Case(torch.randn(2, 3, 4, generator=g), torch.randn(2, 3, 4, generator=g), note="a 3-dimensional table")
-    yield Case(torch.randn(5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64), note="float64 inputs")
+def weighted_mse_cases(g):
+    yield _weighted_case(g, 7)
+    yield _weighted_case(g, int(torch.randint(3, 12, (), generator=g)), int(torch.randint(2, 5, (), generator=g)), note="several outputs per example")
+    c = _weighted_case(g, 6)
+    yield Case(c.args[0], c.args[1], torch.ones(6), note="equal weights")
 
 
-def mse_compare(got, expected, case):
-    y, y_true = case.args
+def weighted_mse_hidden(g):
+    c = _weighted_case(g, 8, 3)
+    y, y_true, w = c.args
+    w = w.clone()
+    w[::2] = 0
+    yield Case(y, y_true, w, note="some examples of weight 0")
+    yield Case(y, y_true, 1000 * w, note="the same weights times 1000")
+    yield _weighted_case(g, 1, 4, note="a single example")
+    yield _weighted_case(g, 5, 1, dtype=torch.float64, note="one output as a column (5, 1), float64")
+    yield Case(y, y.clone(), w, note="perfect predictions")
+
+
+def weighted_mse_compare(got, expected, case):
+    y, y_true, w = case.args
     if close(got, expected) is None:
         return None
-    if isinstance(got, torch.Tensor) and got.shape == y.shape and y.numel() > 1:
-        return "the loss should be a single number: average over every entry"
-    if close(got, ((y - y_true) ** 2).sum()) is None and y.numel() > 1:
-        return "that is the sum of the squared errors; the loss is their mean"
-    if close(got, (y - y_true).abs().mean()) is None and expected > 0:
+    if isinstance(got, torch.Tensor) and got.numel() > 1:
+        return "the loss should be a single number, shape (): one weighted average over the examples"
+    per_entry = (y - y_true) ** 2
+    if expected > 0 and close(got, per_entry.mean()) is None and close(per_entry.mean(), expected) is not None:
+        return "the weights are ignored: an example of weight 0 must not count, one of weight 2 counts twice"
+    if close(got, (w * _errors(y, y_true)).sum() / len(y)) is None:
+        return "divide by the total weight, not by the number of examples: the weights need not sum to 1"
+    if y.dim() > 1 and y.shape[1] > 1 and close(got, (w * per_entry.sum(dim=1)).sum() / w.sum()) is None:
+        return "average each example's squared errors over its outputs, don't add them up"
+    if expected > 0 and close(got, (w * (y - y_true).abs().reshape(len(y), -1).mean(dim=1)).sum() / w.sum()) is None:
         return "square the differences instead of taking their absolute value"
-    if close(got, expected.sqrt()) is None and expected > 0:
-        return "no square root: the loss is the mean of the squares itself"
     return close(got, expected, case)
 
 
@@ -119,7 +147,7 @@ def gd_step(w, x, y_true, lr):
     ``w``, shape ``(d,)``, a plain tensor (no gradient attached); the ``w`` passed in is unchanged.
     """
     w = w.detach().clone().requires_grad_(True)
-    loss = mse(x @ w, y_true)
+    loss = _mse(x @ w, y_true)
     (grad,) = torch.autograd.grad(loss, w)
     return (w - lr * grad).detach()
 
@@ -249,16 +277,19 @@ def loss_floor_compare(got, expected, case=None):
 
 
 EXERCISES = [
-    Exercise("00.1", mse, mse_cases, mse_compare, title="the mean squared error", name="mse", hidden=mse_hidden,
+    Exercise("00.1", weighted_mse, weighted_mse_cases, weighted_mse_compare, title="a weighted mean squared error", name="weighted_mse",
+             hidden=weighted_mse_hidden,
              forbidden={"torch.nn.functional.mse_loss": torch.nn.functional.mse_loss, "torch.nn.MSELoss": torch.nn.MSELoss.__init__},
-             mistakes=[(as_student("lambda y, t: F.mse_loss(y, t)", F=torch.nn.functional), "calls torch.nn.functional.mse_loss"),
-                       (as_student("lambda y, t: torch.nn.MSELoss()(y, t)", torch=torch), "calls torch.nn.MSELoss"),
-                       (lambda y, t: (y - t) ** 2, "single number"),
-                       (lambda y, t: ((y - t) ** 2).sum(), "sum of the squared errors"),
-                       (lambda y, t: (y - t).abs().mean(), "absolute value"),
-                       (lambda y, t: ((y - t) ** 2).mean().sqrt(), "no square root"),
-                       (lambda y, t: -((y - t) ** 2).mean(), "off by a sign"),
-                       (lambda y, t: None, "forget to `return`")]),
+             mistakes=[(as_student("lambda y, t, w: (w * F.mse_loss(y, t, reduction='none').reshape(len(y), -1).mean(1)).sum() / w.sum()", F=torch.nn.functional),
+                        "calls torch.nn.functional.mse_loss"),
+                       (as_student("lambda y, t, w: torch.nn.MSELoss()(y, t)", torch=torch), "calls torch.nn.MSELoss"),
+                       (lambda y, t, w: w * _errors(y, t) / w.sum(), "single number"),
+                       (lambda y, t, w: ((y - t) ** 2).mean(), "weights are ignored"),
+                       (lambda y, t, w: (w * _errors(y, t)).sum() / len(y), "total weight"),
+                       (lambda y, t, w: (w * ((y - t) ** 2).reshape(len(y), -1).sum(1)).sum() / w.sum(), "don't add them up"),
+                       (lambda y, t, w: (w * (y - t).abs().reshape(len(y), -1).mean(1)).sum() / w.sum(), "absolute value"),
+                       (lambda y, t, w: -weighted_mse(y, t, w), "off by a sign"),
+                       (lambda y, t, w: None, "forget to `return`")]),
     Exercise("00.2", first_below, first_below_cases, first_below_compare, title="reading a loss curve", name="first_below",
              hidden=first_below_hidden,
              mistakes=[(lambda losses, th: float(first_below(losses, th)) + 0.5, "whole number"),

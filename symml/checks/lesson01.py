@@ -1,4 +1,4 @@
-"""Exercises of problem set 01, why symmetry: rotations, moves of E(3), equivariance tests, a field that breaks symmetry.
+"""Exercises of problem set 01, why symmetry: a rotation about any axis, moves of E(3), equivariance tests, a field that breaks symmetry.
 
 Conventions: a point cloud is a tensor of shape ``(n, 3)``, one point per *row*, ordered (x, y, z).
 A rotation matrix ``R`` acts on a column vector as ``R @ v``; on rows that is ``points @ R.T``. A
@@ -7,40 +7,82 @@ move of E(3) is a pair ``(Q, t)`` acting as ``x -> Q x + t``.
 
 import math
 
+import scipy.linalg
 import torch
+from e3nn import o3
+from scipy.spatial.transform import Rotation
 
+from symml import so3
 from symml.checks import Case, Exercise, choice, close
+from symml.checks.hints import as_student
 from symml.so3 import matrix_z, rand_matrix
 
-# ---------------------------------------------------------------- 01.1 a third of a turn about the diagonal
-
-DIAGONAL = torch.tensor([1.0, 1.0, 1.0]) / math.sqrt(3)
+# ---------------------------------------------------------------- 01.1 a rotation about any axis
 
 
-def third_turn_diagonal():
-    """The rotation by +120° about the axis (1, 1, 1) (counterclockwise seen from (1, 1, 1)), shape (3, 3).
+def rotation_about(axis, angle):
+    """The rotation by ``angle`` (radians) about ``axis``, counterclockwise seen from the tip of ``axis``: ``(3, 3)``.
 
-    It cycles the axes: x̂ -> ŷ -> ẑ -> x̂.
+    ``axis``: ``(3,)``, non-zero, of any length (only its direction matters); ``angle``: a float.
+    Rodrigues' formula ``R = I + sin θ K + (1 - cos θ) K²`` with ``K v = n × v`` and ``n`` the unit axis.
     """
-    return torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    return _rodrigues(axis / axis.norm(), angle)
 
 
-def rotation_compare(got, expected, case):
-    R = torch.as_tensor(got).detach().double() if isinstance(got, (torch.Tensor, list, tuple)) else None
-    if R is None or R.shape != (3, 3):
-        return close(got, expected, case, what="the matrix")
-    if close(R, expected) is None:
-        return None
+def _rodrigues(n, angle):  # a mistake: Rodrigues with the axis as given, not normalised
+    zero = torch.zeros((), dtype=n.dtype)
+    K = torch.stack([torch.stack([zero, -n[2], n[1]]), torch.stack([n[2], zero, -n[0]]), torch.stack([-n[1], n[0], zero])])
+    return torch.eye(3, dtype=n.dtype) + math.sin(angle) * K + (1 - math.cos(angle)) * K @ K
+
+
+def _angle(g, low=-math.pi, high=2 * math.pi):
+    return float(low + (high - low) * torch.rand((), generator=g))
+
+
+def rotation_about_cases(g):
+    yield Case(torch.randn(3, generator=g), _angle(g), note="a random axis, not of length 1")
+    yield Case(torch.nn.functional.normalize(torch.randn(3, generator=g), dim=0), _angle(g), note="a random unit axis")
+    yield Case(torch.tensor([0.0, 0.0, 1.0]), _angle(g), note="the z axis")
+    yield Case(torch.tensor([1.0, 1.0, 1.0]), 2 * math.pi / 3, note="a third of a turn about the diagonal")
+
+
+def rotation_about_hidden(g):
+    yield Case(torch.randn(3, generator=g), 0.0, note="an angle of 0")
+    yield Case(torch.randn(3, generator=g), math.pi, note="a half turn")
+    yield Case(7 * torch.randn(3, generator=g), -_angle(g, 0.1, 3.0), note="a long axis and a negative angle")
+    yield Case(torch.tensor([0.0, -2.0, 0.0]), 1.0, note="the -y axis, length 2")
+    yield Case(torch.randn(3, generator=g, dtype=torch.float64), _angle(g), note="float64 axis")
+
+
+def rotation_about_compare(got, expected, case):
+    axis, _ = case.args
+    hint = close(got, expected, case, what="the matrix")
+    if hint is None or not isinstance(got, torch.Tensor) or got.shape != (3, 3) or "None" in hint:
+        return hint
+    R = got.detach().double()
     if (R @ R.T - torch.eye(3, dtype=R.dtype)).abs().max() > 1e-4:
         return "this matrix is not a rotation: its columns are not orthonormal (R Rᵀ ≠ I)"
     if torch.det(R) < 0:
         return "det R = -1: this matrix includes a mirror reflection, so it is not a rotation"
-    n = DIAGONAL.double()
+    n = (axis / axis.norm()).double()
     if (R @ n - n).abs().max() > 1e-4:
-        return "this rotation moves the (1, 1, 1) axis; a rotation about an axis leaves the axis where it is"
+        return "this rotation moves the axis; a rotation about an axis leaves the axis where it is"
     if close(R, expected.double().T) is None:
-        return "this turns the wrong way (by -120°): look down from (1, 1, 1) and turn counterclockwise"
-    return "this is a rotation about the diagonal, but not by a third of a turn"
+        return "this turns the wrong way: seen from the tip of the axis, a positive angle turns counterclockwise"
+    return "this is a rotation about the right axis, but not by the right angle"
+
+
+ROTATION_FORBIDDEN = {
+    "o3.axis_angle_to_matrix": o3.axis_angle_to_matrix, "o3.angles_to_matrix": o3.angles_to_matrix,
+    "o3.matrix_x": o3.matrix_x, "o3.matrix_y": o3.matrix_y, "o3.matrix_z": o3.matrix_z,
+    "o3.quaternion_to_matrix": o3.quaternion_to_matrix, "o3.wigner_D": o3.wigner_D,
+    "symml.so3.axis_angle_to_matrix": so3.axis_angle_to_matrix, "symml.so3.angles_to_matrix": so3.angles_to_matrix,
+    "symml.so3.matrix_x": so3.matrix_x, "symml.so3.matrix_y": so3.matrix_y, "symml.so3.matrix_z": so3.matrix_z,
+    "symml.so3.wigner_D": so3.wigner_D,
+    "torch.matrix_exp": torch.matrix_exp, "torch.linalg.matrix_exp": torch.linalg.matrix_exp,
+    "scipy Rotation.from_rotvec": Rotation.from_rotvec, "scipy Rotation.from_euler": Rotation.from_euler,
+    "scipy Rotation.from_quat": Rotation.from_quat, "scipy.linalg.expm": scipy.linalg.expm,
+}
 
 
 # ---------------------------------------------------------------- 01.2 composing two moves of E(3)
@@ -271,11 +313,30 @@ field_symmetry_compare = choice(FIELD_OPTIONS, why={
 
 
 EXERCISES = [
-    Exercise("01.1", third_turn_diagonal, compare=rotation_compare, kind="value", title="a third of a turn about the diagonal", name="R_d",
-             mistakes=[(third_turn_diagonal().T, "wrong way"), (-third_turn_diagonal(), "reflection"),
-                       (torch.ones(3, 3), "not a rotation"), (matrix_z(torch.tensor(2 * math.pi / 3)), "moves the (1, 1, 1) axis"),
-                       (third_turn_diagonal() @ third_turn_diagonal() @ third_turn_diagonal(), "not by a third"),
-                       (torch.ones(2, 2), "shape")]),
+    Exercise("01.1", rotation_about, rotation_about_cases, rotation_about_compare, title="a rotation about any axis", name="rotation_about",
+             points=2, hidden=rotation_about_hidden, forbidden=ROTATION_FORBIDDEN,
+             mistakes=[(lambda a, t: rotation_about(a, -t), "wrong way"), (lambda a, t: -rotation_about(a, t), "reflection"),
+                       (lambda a, t: torch.ones(3, 3), "not a rotation"), (lambda a, t: matrix_z(t), "moves the axis"),
+                       (lambda a, t: rotation_about(a, 2 * t), "not by the right angle"),
+                       (_rodrigues, "not a rotation"), (lambda a, t: torch.ones(2, 2), "shape"), (lambda a, t: None, "forget to `return`"),
+                       *[(as_student(f"lambda a, t: {call}", o3=o3, so3=so3, torch=torch, Rotation=Rotation, scipy=scipy), f"calls {name}")
+                         for call, name in [
+                             ("o3.axis_angle_to_matrix(a, torch.tensor(t, dtype=a.dtype))", "o3.axis_angle_to_matrix"),
+                             ("o3.angles_to_matrix(*[torch.tensor(t, dtype=a.dtype)] * 3)", "o3.angles_to_matrix"),
+                             ("o3.matrix_x(torch.tensor(t, dtype=a.dtype))", "o3.matrix_x"), ("o3.matrix_y(torch.tensor(t, dtype=a.dtype))", "o3.matrix_y"),
+                             ("o3.matrix_z(torch.tensor(t, dtype=a.dtype))", "o3.matrix_z"),
+                             ("o3.quaternion_to_matrix(o3.axis_angle_to_quaternion(a, torch.tensor(t, dtype=a.dtype)))", "o3.quaternion_to_matrix"),
+                             ("o3.wigner_D(1, *[torch.tensor(t, dtype=a.dtype)] * 3)", "o3.wigner_D"),
+                             ("so3.axis_angle_to_matrix(a, t)", "symml.so3.axis_angle_to_matrix"),
+                             ("so3.angles_to_matrix(t, t, t, dtype=a.dtype)", "symml.so3.angles_to_matrix"),
+                             ("so3.matrix_x(t, dtype=a.dtype)", "symml.so3.matrix_x"), ("so3.matrix_y(t, dtype=a.dtype)", "symml.so3.matrix_y"),
+                             ("so3.matrix_z(t, dtype=a.dtype)", "symml.so3.matrix_z"), ("so3.wigner_D(1, t, t, t)", "symml.so3.wigner_D"),
+                             ("torch.matrix_exp(t * torch.eye(3, dtype=a.dtype))", "torch.matrix_exp"),
+                             ("torch.linalg.matrix_exp(t * torch.eye(3, dtype=a.dtype))", "torch.linalg.matrix_exp"),
+                             ("torch.as_tensor(Rotation.from_rotvec((t * a / a.norm()).numpy()).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_rotvec"),
+                             ("torch.as_tensor(Rotation.from_euler('z', t).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_euler"),
+                             ("torch.as_tensor(Rotation.from_quat([0, 0, 0, 1]).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_quat"),
+                             ("torch.as_tensor(scipy.linalg.expm(t * torch.eye(3).numpy()), dtype=a.dtype)", "scipy.linalg.expm")]]]),
     Exercise("01.2", compose, compose_cases, compose_compare, title="composing two moves", name="compose", hidden=compose_hidden,
              mistakes=[(lambda R1, t1, R2, t2: compose(R2, t2, R1, t1), "other order"),
                        (lambda R1, t1, R2, t2: (R1 @ R2, t1 + t2), "its shift included"),

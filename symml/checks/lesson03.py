@@ -1,9 +1,9 @@
-"""Exercises of problem set 03, tensor products and irreps: predict a product, count irreps with the
-Casimir, project onto one Casimir eigenspace, and the irreps of any product of irreps.
+"""Exercises of problem set 03, tensor products and irreps: predict a product, the irreps of a representation
+of O(3) with their parities, the projector onto one irrep of O(3), and the irreps of any product of irreps.
 
 Conventions: e3nn 0.6 (vectors (x, y, z)); generators ``L`` of a representation have shape
 ``(3, n, n)``, antisymmetric, with ``D(exp(θ n̂·L)) = exp(θ Σ n_a L_a)``, so the Casimir
-``C = -Σ_a L_a²`` has the eigenvalue ``l(l+1)`` on each copy of irrep ``l``.
+``C = -Σ_a L_a²`` has the eigenvalue ``l(l+1)`` on each copy of irrep ``l``; ``P = D(-I)`` is the inversion.
 """
 
 import functools
@@ -41,14 +41,28 @@ def predict_compare(got, expected, case=None):
     return compare_irreps(got, expected, _explain_2x2)
 
 
-# ---------------------------------------------------------------- 03.2 irreps from the Casimir
+# ---------------------------------------------------------------- 03.2 the irreps of O(3), parities included
 
 
-def irreps_from_generators(L):
-    """{l: multiplicity} of a representation with generators ``L`` (3, n, n), from its Casimir's eigenvalues l(l+1)."""
-    c = torch.linalg.eigvalsh(casimir(L.to(torch.float64)))
-    ls = torch.round((torch.sqrt(1 + 4 * c.clamp(min=0)) - 1) / 2).long().tolist()
-    return {l: ls.count(l) // (2 * l + 1) for l in sorted(set(ls))}
+def _casimir_spaces(L):
+    """``{l: V}``: orthonormal columns ``V`` spanning the Casimir eigenspace of each ``l`` present (float64)."""
+    values, vectors = torch.linalg.eigh(casimir(L.to(torch.float64)))
+    ls = torch.round((torch.sqrt(1 + 4 * values.clamp(min=0)) - 1) / 2).long()
+    return {int(l): vectors[:, ls == l] for l in torch.unique(ls)}
+
+
+def o3_irreps(L, P):
+    """The irreps of a representation of O(3), as an e3nn irreps string (sorted, simplified).
+
+    ``L``: its generators ``(3, n, n)``; ``P``: ``D(-I)``, the inversion, ``(n, n)`` with ``P² = 1``.
+    On the Casimir eigenspace of ``l`` (dimension ``(2l+1)(m_e + m_o)``) the inversion is ``+1`` on the
+    even copies and ``-1`` on the odd ones, so its trace there is ``(2l+1)(m_e - m_o)``.
+    """
+    out = []
+    for l, V in _casimir_spaces(L).items():
+        total, trace = V.shape[1] / (2 * l + 1), float(torch.trace(V.T @ P.to(torch.float64) @ V)) / (2 * l + 1)
+        out += [(round((total + trace) / 2), (l, 1)), (round((total - trace) / 2), (l, -1))]
+    return str(o3.Irreps([(m, ir) for m, ir in out if m > 0]).sort().irreps.simplify())
 
 
 def _sum_generators(ls, dtype=torch.float64):
@@ -73,112 +87,163 @@ def _product_generators(*ls, dtype=torch.float64):
     return out
 
 
-def _random_basis(g, L):
-    """The same representation in a random orthonormal basis: Q L Qᵀ."""
-    Q, _ = torch.linalg.qr(torch.randn(L.shape[-1], L.shape[-1], generator=g, dtype=L.dtype))
-    return Q @ L @ Q.transpose(-1, -2)
+def _o3_rep(g, irreps, dtype=torch.float64, turn=True):
+    """``(L, P)`` of the direct sum of ``irreps`` (a list of ``(l, p)``), in a random orthonormal basis if ``turn``."""
+    L = _sum_generators([l for l, _ in irreps], dtype)
+    P = torch.block_diag(*(p * torch.eye(2 * l + 1, dtype=dtype) for l, p in irreps))
+    if turn:
+        Q, _ = torch.linalg.qr(torch.randn(len(P), len(P), generator=g, dtype=torch.float64))
+        Q = Q.to(dtype)
+        L, P = Q @ L @ Q.T, Q @ P @ Q.T
+    return L, P
 
 
-def _random_ls(g, k, top=4):
-    return [int(l) for l in torch.randint(0, top + 1, (k,), generator=g)]
+def _product_rep(g, ls, parity, dtype=torch.float64):
+    L = _product_generators(*ls, dtype=dtype)
+    Q, _ = torch.linalg.qr(torch.randn(L.shape[-1], L.shape[-1], generator=g, dtype=dtype))
+    return Q @ L @ Q.T, parity * torch.eye(L.shape[-1], dtype=dtype)
 
 
-def casimir_cases(g):
-    yield Case(_random_basis(g, _sum_generators(_random_ls(g, 4))), note="a random direct sum in a random basis")
-    yield Case(_random_basis(g, _sum_generators(_random_ls(g, int(torch.randint(2, 7, (), generator=g)), top=5))), note="another random direct sum")
-    l1, l2 = _random_ls(g, 2, top=3)
-    yield Case(_random_basis(g, _product_generators(l1, l2)), note=f"the product {l1} ⊗ {l2}")
+def _random_irreps(g, k, top=4):
+    return [(int(torch.randint(0, top + 1, (), generator=g)), 1 - 2 * int(torch.randint(0, 2, (), generator=g))) for _ in range(k)]
 
 
-def casimir_hidden(g):
-    yield Case(so3_generators(0, torch.float64), note="a single scalar (l = 0)")
-    yield Case(_sum_generators([0, 0, 0]), note="three scalars")
-    yield Case(so3_generators(6, torch.float64), note="the irrep l = 6")
-    yield Case(_random_basis(g, _product_generators(1, 1, 1)), note="three vectors in a random basis")
-    yield Case(_sum_generators([2, 2, 1], dtype=torch.float32), note="float32 generators")
+MIXED = [(1, 1), (1, -1), (0, -1), (2, 1), (1, -1)]  # l = 1 with both parities
 
 
-def casimir_compare(got, expected, case):
-    if not isinstance(got, dict):
-        return f"return a dict {{l: multiplicity}}, not {type(got).__name__}"
-    try:
-        got = {int(k) if float(k) == round(float(k)) else float(k): v for k, v in got.items()}
-        got = {k: int(v) if float(v) == round(float(v)) else float(v) for k, v in got.items()}
-    except (TypeError, ValueError):
-        return "the keys (l) and values (multiplicities) should be whole numbers"
-    got = {k: v for k, v in got.items() if v != 0}
-    if got == expected:
-        return None
-    if any(isinstance(k, float) for k in got):
-        return "some l are not whole numbers: solve l(l+1) = eigenvalue for l"
-    if any(k < 0 for k in got):
-        return "negative l: mind the sign of the Casimir (the generators are antisymmetric)"
-    if set(got) == {l * (l + 1) for l in expected} and set(expected) != {0}:
-        return "the keys look like the Casimir eigenvalues l(l+1); the keys should be l"
-    if set(got) == set(expected) and all(got[l] == expected[l] * (2 * l + 1) for l in expected):
-        return "the multiplicities count eigenvalues; each copy of irrep l takes 2l+1 of them"
-    n = case.args[0].shape[-1]
-    if sum((2 * l + 1) * m for l, m in got.items() if isinstance(m, int)) != n:
-        return f"the dimensions Σ (2l+1)·multiplicity do not add up to n = {n}"
-    return "wrong ls or multiplicities"
+def o3_irreps_cases(g):
+    yield Case(*_o3_rep(g, MIXED), note="1e + 2x1o + 0o + 2e in a random basis")
+    yield Case(*_o3_rep(g, _random_irreps(g, int(torch.randint(3, 7, (), generator=g)))), note="a random direct sum in a random basis")
+    l1, l2 = (int(l) for l in torch.randint(0, 4, (2,), generator=g))
+    yield Case(*_product_rep(g, (l1, l2), -1), note=f"the product {l1}e ⊗ {l2}o")
 
 
-def _scalars_for_the_top_l(L):  # a mistake: dimensions right, one copy of the largest l counted as 2l+1 scalars
-    found = irreps_from_generators(L)
-    top = max(found)
-    found[top] -= 1
-    found[0] = found.get(0, 0) + 2 * top + 1
-    return found
+def o3_irreps_hidden(g):
+    yield Case(*_o3_rep(g, [(0, -1)], turn=False), note="a single pseudoscalar")
+    yield Case(*_o3_rep(g, [(0, 1), (0, -1), (0, 1)]), note="three scalars, one of them odd")
+    yield Case(*_o3_rep(g, [(5, -1)]), note="the irrep 5o")
+    yield Case(*_product_rep(g, (1, 1, 1), -1), note="three vectors")
+    yield Case(*_o3_rep(g, [(2, 1), (2, -1), (1, 1)], dtype=torch.float32), note="float32, 2e + 2o + 1e")
 
 
-def _keys_are_eigenvalues(L):
-    return {l * (l + 1): m for l, m in irreps_from_generators(L).items()}
+def _per_l(irreps):
+    totals = {}
+    for mul, ir in irreps:
+        totals[ir.l] = totals.get(ir.l, 0) + mul
+    return totals
 
 
-# ---------------------------------------------------------------- 03.3 projector onto one Casimir eigenspace
+def _explain_o3(mine, want):
+    if mine.dim != want.dim:
+        return f"the dimensions add up to {mine.dim}, but the representation has n = {want.dim}"
+    if _per_l(mine) != _per_l(want):
+        return "wrong l's or multiplicities: each copy of irrep l takes 2l+1 of the Casimir's eigenvalues l(l+1)"
+    if len({ir.p for _, ir in mine}) == 1 and len({ir.p for _, ir in want}) == 2:
+        return "every irrep got the same parity, yet this representation has both: the Casimir cannot tell them apart, D(−I) can"
+    if mine == o3.Irreps([(mul, (ir.l, -ir.p)) for mul, ir in want]).sort().irreps.simplify():
+        return "even and odd are swapped: an even irrep is one the inversion leaves alone"
+    return "the l's are right, some parities are not: within each l, count the copies D(−I) leaves alone and those it flips"
 
 
-def casimir_projector(L, l):
-    """The orthogonal projector ``(n, n)`` onto the subspace where the Casimir of ``L`` equals ``l(l+1)``.
+def o3_irreps_compare(got, expected, case):
+    return compare_irreps(got, expected, _explain_o3)
 
-    That subspace holds every copy of irrep ``l``; the projector is zero when there is none.
+
+def _o3_irreps_even(L, P):  # a mistake: every parity even
+    return str(o3.Irreps([(mul, (ir.l, 1)) for mul, ir in o3.Irreps(o3_irreps(L, P))]).sort().irreps.simplify())
+
+
+def _o3_irreps_swapped(L, P):
+    return str(o3.Irreps([(mul, (ir.l, -ir.p)) for mul, ir in o3.Irreps(o3_irreps(L, P))]).sort().irreps.simplify())
+
+
+def _o3_irreps_majority(L, P):  # a mistake: one parity per l, the sign of D(−I)'s trace on the eigenspace
+    out = []
+    for l, V in _casimir_spaces(L).items():
+        trace = float(torch.trace(V.T @ P.to(torch.float64) @ V))
+        out.append((V.shape[1] // (2 * l + 1), (l, 1 if trace >= 0 else -1)))
+    return str(o3.Irreps(out).sort().irreps.simplify())
+
+
+def _o3_irreps_top_as_scalars(L, P):  # a mistake: dimensions right, one copy of the largest l counted as 2l+1 scalars
+    irreps = o3.Irreps(o3_irreps(L, P))
+    mul, top = irreps[-1]
+    rest = list(irreps[:-1]) + ([(mul - 1, top)] if mul > 1 else [])
+    return str(o3.Irreps(rest + [(2 * top.l + 1, (0, top.p))]).sort().irreps.simplify())
+
+
+def _o3_irreps_drop_top(L, P):
+    return str(o3.Irreps(o3_irreps(L, P))[:-1]) or "0e"
+
+
+# ---------------------------------------------------------------- 03.3 projector onto one irrep of O(3)
+
+
+def irrep_projector(L, P, irrep):
+    """The orthogonal projector ``(n, n)`` onto every copy of ``irrep`` (a string such as ``"1o"``) in ``(L, P)``.
+
+    ``L``: generators ``(3, n, n)``; ``P``: ``D(-I)``. The Casimir eigenspace of ``l`` holds both
+    parities; ``(1 + p P) / 2`` keeps those of parity ``p``. Zero when there is no copy. ``L``'s dtype.
     """
-    values, vectors = torch.linalg.eigh(casimir(L.to(torch.float64)))
-    V = vectors[:, (values - l * (l + 1)).abs() < 0.5]
+    l, p = o3.Irrep(irrep)
+    V = _casimir_spaces(L).get(l, torch.zeros(len(P), 0, dtype=torch.float64))
+    half = (torch.eye(len(P), dtype=torch.float64) + p * P.to(torch.float64)) / 2
+    return (V @ V.T @ half).to(L.dtype)
+
+
+def _casimir_part(L, P, irrep):
+    V = _casimir_spaces(L).get(o3.Irrep(irrep).l, torch.zeros(len(P), 0, dtype=torch.float64))
     return (V @ V.T).to(L.dtype)
 
 
+def _other_parity(L, P, irrep):
+    ir = o3.Irrep(irrep)
+    return irrep_projector(L, P, str(o3.Irrep(ir.l, -ir.p)))
+
+
 def projector_cases(g):
-    ls = _random_ls(g, 5)
-    yield Case(_random_basis(g, _sum_generators(ls)), ls[int(torch.randint(0, 5, (), generator=g))], note="a random direct sum in a random basis")
-    l1, l2 = _random_ls(g, 2, top=3)
-    yield Case(_random_basis(g, _product_generators(l1, l2)), abs(l1 - l2) + int(torch.randint(0, 2 * min(l1, l2) + 1, (), generator=g)), note=f"the product {l1} ⊗ {l2}")
-    yield Case(_product_generators(1, 1), 2, note="two vectors, the l = 2 part")
+    yield Case(*_o3_rep(g, MIXED), "1o", note="1e + 2x1o + 0o + 2e in a random basis, the 1o part")
+    irreps = _random_irreps(g, 5)
+    l, p = irreps[int(torch.randint(0, 5, (), generator=g))]
+    yield Case(*_o3_rep(g, irreps), str(o3.Irrep(l, p)), note="a random direct sum in a random basis")
+    yield Case(*_product_rep(g, (1, 1), 1), "2e", note="two vectors, the 2e part")
 
 
 def projector_hidden(g):
-    yield Case(_sum_generators([1, 2]), 3, note="an l that the representation does not contain")
-    yield Case(_random_basis(g, _sum_generators([0, 1, 0])), 0, note="l = 0, twice")
-    yield Case(so3_generators(4, torch.float64), 4, note="a single irrep")
-    yield Case(_sum_generators([1, 1], dtype=torch.float32), 1, note="float32 generators")
+    yield Case(*_o3_rep(g, [(1, 1), (2, -1)]), "3e", note="an l that the representation does not contain")
+    yield Case(*_o3_rep(g, [(2, 1), (1, -1)]), "2o", note="an l present only with the other parity")
+    yield Case(*_o3_rep(g, [(0, 1), (1, -1), (0, -1), (0, -1)]), "0o", note="odd scalars among even ones")
+    yield Case(*_o3_rep(g, [(4, -1)], turn=False), "4o", note="a single irrep")
+    yield Case(*_o3_rep(g, [(1, 1), (1, -1)], dtype=torch.float32), "1e", note="float32, 1e + 1o")
+
+
+def _wrong_subspace(L, P, irrep):  # a mistake: a projector of the right rank onto a random subspace
+    k = round(float(torch.trace(irrep_projector(L, P, irrep).double())))
+    Q, _ = torch.linalg.qr(torch.randn(len(P), len(P), generator=torch.Generator().manual_seed(7), dtype=torch.float64))
+    return (Q[:, :k] @ Q[:, :k].T).to(L.dtype)
 
 
 def projector_compare(got, expected, case):
+    L, P, irrep = case.args
     hint = close(got, expected, what="the projector")
     if hint is None or any(w in hint for w in ("shape", "None", "tensor", "complex", "nan")):
         return hint
-    P = torch.as_tensor(got).detach().to(torch.float64)
+    G = torch.as_tensor(got).detach().to(torch.float64)
     E = expected.to(torch.float64)
     eye = torch.eye(len(E), dtype=torch.float64)
-    if close(P, eye - E) is None:
-        return "that projects onto everything except the l you were asked for"
-    if (P - P.T).abs().max() > 1e-5:
+    if close(G, eye - E) is None:
+        return "that projects onto everything except the irrep you were asked for"
+    if close(G, _casimir_part(L, P, irrep).double()) is None:
+        return "that keeps every copy of this l, even and odd alike: the irrep asked for has one parity"
+    if close(G, _other_parity(L, P, irrep).double()) is None:
+        return "those are the copies of this l with the opposite parity"
+    if (G - G.T).abs().max() > 1e-5:
         return "the projector should be symmetric (an orthogonal projector: P = Pᵀ)"
-    if (P @ P - P).abs().max() > 1e-5:
+    if (G @ G - G).abs().max() > 1e-5:
         return "applying it twice changes the result again (P² ≠ P): it is not a projector"
-    rank, want = round(float(torch.trace(P))), round(float(torch.trace(E)))
+    rank, want = round(float(torch.trace(G))), round(float(torch.trace(E)))
     if rank != want:
-        return f"it projects onto {rank} dimensions; that l takes (2l+1) × its multiplicity"
+        return f"it projects onto {rank} dimensions; that irrep takes (2l+1) × its multiplicity"
     return "it projects onto a subspace of the right size, but the wrong one"
 
 
@@ -237,24 +302,22 @@ EXERCISES = [
              mistakes=[("0o + 1o + 2o + 3o + 4o", "parities are not"), ("0e + 2e + 4e", "antisymmetric half"),
                        ("1e + 2e + 3e + 4e + 0o", "parities"), ("0e + 1e + 2e", "components"), ("2x3e + 2x1e + 5x0e", "not the right l's"),
                        ("two", "not an irreps string"), (25, "irreps string such as")]),
-    Exercise("03.2", irreps_from_generators, casimir_cases, casimir_compare, title="irreps from the Casimir", name="irreps_from_generators",
-             points=2, hidden=casimir_hidden, forbidden=FORBIDDEN_DECOMPOSE,
-             mistakes=[(lambda L: [0, 1], "return a dict"), (lambda L: {"l": 1}, "whole numbers"),
-                       (lambda L: {l + 0.5: m for l, m in irreps_from_generators(L).items()}, "not whole numbers"),
-                       (lambda L: {-l - 1: m for l, m in irreps_from_generators(L).items()}, "negative l"),
-                       (_keys_are_eigenvalues, "Casimir eigenvalues l(l+1)"),
-                       (lambda L: {l: m * (2 * l + 1) for l, m in irreps_from_generators(L).items()}, "each copy of irrep l"),
-                       (lambda L: {l: m + 1 for l, m in irreps_from_generators(L).items()}, "do not add up"),
-                       (_scalars_for_the_top_l, "wrong ls"),
-                       (as_student("lambda L: {ir.l: mul for mul, ir in decompose(lambda R: torch.eye(1, dtype=torch.float64))[0]}", decompose=decompose, torch=torch), "calls symml.irreps.decompose")]),
-    Exercise("03.3", casimir_projector, projector_cases, projector_compare, title="projector onto one Casimir eigenspace",
-             name="casimir_projector", points=2, hidden=projector_hidden, forbidden=FORBIDDEN_DECOMPOSE,
-             mistakes=[(lambda L, l: torch.eye(L.shape[-1], dtype=L.dtype) - casimir_projector(L, l), "everything except"),
-                       (lambda L, l: casimir_projector(L, l) + torch.triu(torch.ones_like(L[0]), diagonal=1) * 0.1, "symmetric"),
-                       (lambda L, l: 2 * casimir_projector(L, l), "P² ≠ P"),
-                       (lambda L, l: casimir_projector(L, l + 1) if torch.trace(casimir_projector(L, l + 1)) != torch.trace(casimir_projector(L, l)) else casimir_projector(L, l) * 0 + torch.eye(L.shape[-1], dtype=L.dtype), "projects onto"),
-                       (lambda L, l: casimir_projector(L, l)[:-1], "shape"),
-                       (as_student("lambda L, l: decompose(lambda R: torch.eye(1, dtype=torch.float64))[1]", decompose=decompose, torch=torch), "calls symml.irreps.decompose")]),
+    Exercise("03.2", o3_irreps, o3_irreps_cases, o3_irreps_compare, title="the irreps of O(3), parities included", name="o3_irreps",
+             points=2, hidden=o3_irreps_hidden, forbidden=FORBIDDEN_DECOMPOSE,
+             mistakes=[(_o3_irreps_even, "same parity"), (_o3_irreps_swapped, "swapped"), (_o3_irreps_majority, "some parities are not"),
+                       (_o3_irreps_top_as_scalars, "wrong l's or multiplicities"), (_o3_irreps_drop_top, "dimensions add up"),
+                       (lambda L, P: 5, "irreps string such as"), (lambda L, P: "xyz", "not an irreps string"),
+                       (as_student("lambda L, P: str(decompose(lambda R: torch.eye(1, dtype=torch.float64))[0])", decompose=decompose, torch=torch), "calls symml.irreps.decompose")]),
+    Exercise("03.3", irrep_projector, projector_cases, projector_compare, title="projector onto one irrep of O(3)",
+             name="irrep_projector", points=2, hidden=projector_hidden, forbidden=FORBIDDEN_DECOMPOSE,
+             mistakes=[(lambda L, P, ir: torch.eye(L.shape[-1], dtype=L.dtype) - irrep_projector(L, P, ir), "everything except"),
+                       (_casimir_part, "even and odd alike"), (_other_parity, "opposite parity"),
+                       (lambda L, P, ir: irrep_projector(L, P, ir) + torch.triu(torch.ones_like(L[0]), diagonal=1) * 0.1, "symmetric"),
+                       (lambda L, P, ir: 2 * irrep_projector(L, P, ir), "P² ≠ P"),
+                       (lambda L, P, ir: _casimir_part(L, P, "2e"), "projects onto 5 dimensions"),
+                       (_wrong_subspace, "the wrong one"),
+                       (lambda L, P, ir: irrep_projector(L, P, ir)[:-1], "shape"),
+                       (as_student("lambda L, P, ir: decompose(lambda R: torch.eye(1, dtype=torch.float64))[1]", decompose=decompose, torch=torch), "calls symml.irreps.decompose")]),
     Exercise("03.4", product_irreps, product_cases, product_compare, title="the irreps of a product", name="product_irreps",
              points=2, hidden=product_hidden,
              forbidden={"o3.Irrep.__mul__": o3.Irrep.__mul__, "symml.irreps.decompose": decompose, **shortcuts("tensor products")},

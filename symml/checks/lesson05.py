@@ -1,4 +1,4 @@
-"""Exercises of problem set 05, spherical harmonics: Yˡ for any l, the recursion's constant in another
+"""Exercises of problem set 05, spherical harmonics: a function on the sphere from its coefficients, the recursion's constant in another
 normalisation, a predicted power spectrum, and a bispectrum with radial channels.
 
 Conventions: e3nn 0.6's basis (the one ``clebsch_gordan`` is written in); the *component*
@@ -48,41 +48,57 @@ def _unnormalised_hint(got, expected, vectors, l):
     return None
 
 
-# ---------------------------------------------------------------- 05.1 Yˡ for any l
+# ---------------------------------------------------------------- 05.1 a function on the sphere from its coefficients
+
+FOUR_PI_SQRT = math.sqrt(4 * math.pi)
 
 
-def sh(l, vectors):
-    """Yˡ(r̂) for each row of ``vectors`` (n, 3): shape (n, 2l+1), component normalisation, e3nn's sign."""
-    return _sh(l, vectors)
+def sphere_function(coefficients, vectors):
+    """``f(r̂) = Σ_l Σ_m c^l_m Yˡ_m(r̂)`` at the direction of each row of ``vectors`` (n, 3): shape ``(n,)``.
+
+    ``coefficients``: a list ``[c⁰, c¹, …, c^L]``, ``c^l`` of shape ``(2l+1,)``, in e3nn's basis;
+    the harmonics in the *integral* normalisation ``∫ (Yˡ_m)² dΩ = 1``, i.e. the component ones over √(4π).
+    """
+    return sum(_sh(l, vectors) @ c for l, c in enumerate(coefficients)) / FOUR_PI_SQRT
 
 
-def sh_cases(g):
-    for _ in range(2):
-        l = int(torch.randint(1, 7, (), generator=g))
-        yield Case(l, _vectors(g, int(torch.randint(2, 8, (), generator=g))), note=f"l = {l}")
-    yield Case(2, _vectors(g, 4), note="l = 2")
+def _coefficients(g, L, dtype=torch.float64):
+    return [torch.randn(2 * l + 1, generator=g, dtype=torch.float64).to(dtype) for l in range(L + 1)]
 
 
-def sh_hidden(g):
-    yield Case(0, _vectors(g, 3), note="l = 0")
-    yield Case(1, _vectors(g, 1), note="a single vector, l = 1")
-    yield Case(8, _vectors(g, 3), note="l = 8")
-    yield Case(3, _vectors(g, 4, torch.float32), note="float32 vectors")
+def sphere_function_cases(g):
+    yield Case(_coefficients(g, 2), _vectors(g, 5), note="L = 2")
+    L = int(torch.randint(3, 6, (), generator=g))
+    yield Case(_coefficients(g, L), _vectors(g, int(torch.randint(2, 8, (), generator=g))), note=f"L = {L}")
+    c = _coefficients(g, 3)
+    yield Case([torch.zeros_like(x) for x in c[:-1]] + c[-1:], _vectors(g, 4), note="only l = 3 coefficients")
 
 
-def sh_compare(got, expected, case):
-    l, vectors = case.args
-    if l == 0 and isinstance(got, torch.Tensor) and got.shape != expected.shape:
-        return f"for l = 0 return ones of shape (n, 1), got shape {tuple(got.shape)}"
-    hint = close(got, expected)
-    if hint and _unnormalised_hint(got, expected, vectors, l):
-        return _unnormalised_hint(got, expected, vectors, l)
-    if hint and isinstance(got, torch.Tensor) and got.shape == expected.shape:
-        lengths = (got.detach().to(torch.float64) ** 2).sum(-1)
-        if not torch.allclose(lengths, torch.full_like(lengths, 2 * l + 1), rtol=1e-4):
-            return f"{hint}: the squared length of each row should be 2l+1 = {2 * l + 1}"
-        return f"{hint}: the length is right, so look at the coupling (which C, which order of the indices) or the sign"
-    return hint
+def sphere_function_hidden(g):
+    yield Case(_coefficients(g, 0), _vectors(g, 3), note="L = 0: a constant function")
+    yield Case(_coefficients(g, 1), _vectors(g, 1), note="a single vector, L = 1")
+    yield Case([torch.zeros(2 * l + 1, dtype=torch.float64) for l in range(3)], _vectors(g, 3), note="every coefficient 0")
+    yield Case(_coefficients(g, 7), 10 * _vectors(g, 4), note="L = 7, long vectors")
+    yield Case(_coefficients(g, 3, torch.float32), _vectors(g, 4, torch.float32), note="float32")
+
+
+def sphere_function_compare(got, expected, case):
+    coefficients, vectors = case.args
+    hint = close(got, expected, case, what="f")
+    if hint is None or not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return hint
+    got = got.detach().to(torch.float64)
+    terms = [(_sh(l, vectors) @ c).to(torch.float64) / FOUR_PI_SQRT for l, c in enumerate(coefficients)]
+    norms = vectors.norm(dim=-1).to(torch.float64)
+    if close(got, FOUR_PI_SQRT * expected) is None:
+        return "off by a constant factor: these harmonics are normalised so that ∫ (Yˡ_m)² dΩ = 1 over the whole sphere"
+    if len(terms) > 1 and close(got, sum(t * norms**l for l, t in enumerate(terms))) is None:
+        return "the result depends on the lengths of the vectors: only their directions count"
+    if terms[0].abs().max() > 1e-6 and close(got, expected - terms[0]) is None:
+        return "the l = 0 term, a constant, is missing"
+    if terms[-1].abs().max() > 1e-6 and close(got, expected - terms[-1]) is None:
+        return "the highest l is missing: coefficients holds c⁰ … c^L, L + 1 of them"
+    return f"{hint}: look at each Yˡ (the coupling, the order of its indices, the sign) and how c^l meets it"
 
 
 # ---------------------------------------------------------------- 05.2 the recursion's constant, norm normalisation
@@ -216,16 +232,22 @@ mirror_compare = choice(MIRROR_OPTIONS, why={
 
 
 EXERCISES = [
-    Exercise("05.1", sh, sh_cases, sh_compare, title="Yˡ for any l", name="sh", hidden=sh_hidden, forbidden=SH_FORBIDDEN,
-             mistakes=[(lambda l, v: torch.ones(len(v)) if l == 0 else sh(l, v), "ones of shape (n, 1)"),
-                       (lambda l, v: sh(l, v) * v.norm(dim=-1, keepdim=True) ** l, "normalise them"),
-                       (lambda l, v: 2 * sh(l, v), "squared length"),
-                       (lambda l, v: sh(l, v).flip(-1) if l > 0 else sh(l, v), "the length is right"),
-                       (as_student("lambda l, v: o3.spherical_harmonics(l, v, normalize=True, normalization='component')", o3=o3), "calls o3.spherical_harmonics"),
-                       (as_student("lambda l, v: spherical_harmonics(l, v, normalization='component')", spherical_harmonics=symml_sh.spherical_harmonics), "calls symml.sh.spherical_harmonics"),
-                       (as_student("lambda l, v: o3.SphericalHarmonics(l, True, 'component')(v)", o3=o3), "calls o3.SphericalHarmonics"),
-                       (as_student("lambda l, v: o3.spherical_harmonics_alpha_beta(l, *o3.xyz_to_angles(v), normalization='component')", o3=o3),
-                        "calls o3.spherical_harmonics_alpha_beta")]),
+    Exercise("05.1", sphere_function, sphere_function_cases, sphere_function_compare, title="a function on the sphere from its coefficients",
+             name="sphere_function", points=2, hidden=sphere_function_hidden, forbidden=SH_FORBIDDEN,
+             mistakes=[(lambda c, v: FOUR_PI_SQRT * sphere_function(c, v), "constant factor"),
+                       (lambda c, v: sum((_sh(l, v) @ x) * v.norm(dim=-1) ** l for l, x in enumerate(c)) / FOUR_PI_SQRT, "lengths of the vectors"),
+                       (lambda c, v: sphere_function([torch.zeros_like(c[0])] + list(c[1:]), v), "l = 0 term"),
+                       (lambda c, v: sphere_function(list(c[:-1]) + [torch.zeros_like(c[-1])], v), "highest l is missing"),
+                       (lambda c, v: sphere_function([x.flip(0) for x in c], v), "the coupling"),
+                       (lambda c, v: sphere_function(c, v)[:, None], "shape"),
+                       (lambda c, v: None, "forget to `return`"),
+                       (as_student("lambda c, v: sum(o3.spherical_harmonics(l, v, True, 'integral') @ x for l, x in enumerate(c))", o3=o3), "calls o3.spherical_harmonics"),
+                       (as_student("lambda c, v: sum(spherical_harmonics(l, v, normalization='integral') @ x for l, x in enumerate(c))",
+                                   spherical_harmonics=symml_sh.spherical_harmonics), "calls symml.sh.spherical_harmonics"),
+                       (as_student("lambda c, v: o3.SphericalHarmonics(list(range(len(c))), True, 'integral')(v) @ torch.cat(c)", o3=o3, torch=torch),
+                        "calls o3.SphericalHarmonics"),
+                       (as_student("lambda c, v: o3.spherical_harmonics_alpha_beta(list(range(len(c))), *o3.xyz_to_angles(v), normalization='integral') @ torch.cat(c)",
+                                   o3=o3, torch=torch), "calls o3.spherical_harmonics_alpha_beta")]),
     Exercise("05.2", norm_recursion_constant, constant_cases, constant_compare, title="the recursion's constant, norm normalisation",
              name="norm_recursion_constant", points=2, hidden=constant_hidden, forbidden=CONSTANT_FORBIDDEN,
              mistakes=[(lambda l: (2 * l + 3) / math.sqrt(l + 1), "component-normalised"), (lambda l: -norm_recursion_constant(l), "positive"),
@@ -233,10 +255,10 @@ EXERCISES = [
                        (as_student("lambda l: float(o3.spherical_harmonics(min(l, 2), torch.ones(1, 3), True, 'norm').norm())", o3=o3, torch=torch), "calls o3.spherical_harmonics"),
                        (as_student("lambda l: float(sh(min(l, 2), torch.ones(1, 3)).norm())", sh=symml_sh.spherical_harmonics, torch=torch), "calls symml.sh.spherical_harmonics"),
                        (as_student("lambda l: float(o3.SphericalHarmonics(1, True, 'norm')(torch.ones(1, 3)).norm())", o3=o3, torch=torch), "calls o3.SphericalHarmonics"),
-                       # measuring the constant again, as the lesson did, with 05.1's harmonics scaled to length 1
+                       # measuring the constant again, as the lesson did, with the component harmonics scaled to length 1
                        (as_student("lambda l: (lambda r: (lambda Y: float(1 / torch.einsum('ijk,ni,nj->nk', clebsch_gordan(l, 1, l + 1, dtype=r.dtype), Y, r).norm(dim=-1).mean()))"
                                    "(sh(l, r) / sh(l, r).norm(dim=-1, keepdim=True)))(torch.nn.functional.normalize(torch.randn(50, 3, dtype=torch.float64), dim=-1))",
-                                   torch=torch, clebsch_gordan=clebsch_gordan, sh=sh), "calls symml.cg.clebsch_gordan")]),
+                                   torch=torch, clebsch_gordan=clebsch_gordan, sh=_sh), "calls symml.cg.clebsch_gordan")]),
     Exercise("05.3", octahedron_zeros, None, octahedron_compare, kind="value", name="octahedron_zeros", title="predict: the octahedron's power spectrum",
              mistakes=[("1234", "full symmetry of a cube"), ("2", "odd l"), ("13", "symmetric traceless matrix"), ("abc", "string of digits")]),
     Exercise("05.4", radial_bispectrum, bispectrum_cases, bispectrum_compare, call=_bispectrum_call, title="a bispectrum with radial channels",
