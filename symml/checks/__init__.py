@@ -84,6 +84,7 @@ from typing import Any
 
 import torch
 
+from symml.checks.forbidden import Tripwire  # at import: the guard takes the genuine sys.setprofile before any answer runs
 from symml.checks.hints import (  # the lesson files import them from here
     _shape,
     _type_name,
@@ -286,20 +287,19 @@ def lessons() -> list[str]:
 # ---------------------------------------------------------------- running and judging
 
 
-def run_answer(ex: Exercise, answer, cases: list[Case], tripwire: bool = True) -> list[tuple[str, Any]]:
+def run_answer(ex: Exercise, answer, cases: list[Case], tripwire: bool = True, trusted=None) -> list[tuple[str, Any]]:
     """Apply ``answer`` to each case, where the answer lives; returns data only.
 
     Each outcome is ``("ok", output)`` (tensors detached and copied), ``("not attempted", "")``,
     ``("error", "TypeError: message")`` or ``("forbidden", "o3.wigner_3j")`` when the answer called
     something the exercise forbids. The global torch RNG is left as it was, whatever the answer
     draws, so a notebook stays deterministic. ``tripwire=False`` lets the reference itself be run
-    through its own check (the tests do).
+    through its own check (the tests do). ``trusted``: the references the answer may build on
+    (default: the lesson's other ones; the grader's probe passes those of its private load).
     """
-    from symml.checks.forbidden import Tripwire
-
     if answer is Ellipsis or answer is NotImplemented:  # `x = ...` is a value still to be written
         return [("not attempted", "")] * len(cases)
-    wire = Tripwire(ex.forbidden_calls() if tripwire else {}, trusted=_other_references(ex))
+    wire = Tripwire(ex.forbidden_calls() if tripwire else {}, trusted=_other_references(ex) if trusted is None else trusted)
     if ex.kind == "function" and (hit := wire.answer_is_forbidden(answer)):
         return [("forbidden", hit)] * len(cases)
     outcomes = []
