@@ -45,43 +45,105 @@ MAX_OUTPUT_CHARS = 100_000  # per submission: what a notebook prints beyond this
 MAX_ANSWER_BYTES = 50_000_000  # the serialized outputs of one test
 FIELDS = ["student", "lesson", "points", "max_points", "reason", "sandbox", "submission"]
 
-# The code the grader sends to ask for an answer. It runs in the student's kernel, so it trusts
-# nothing there but what it loads itself; what it sends back is data.
-PROBE = """
-def __symml_probe(name, exercise_id, tests, checks_dir, private, mimetype):
-    import base64, importlib.util, io, sys
-    import torch as _torch
-    from IPython.display import publish_display_data
-    checks = sys.modules.get(private)
-    if checks is None:  # loaded once per submission, from the read-only package, under a name chosen now
-        spec = importlib.util.spec_from_file_location(private, checks_dir + "/__init__.py", submodule_search_locations=[checks_dir])
-        checks = importlib.util.module_from_spec(spec)
-        sys.modules[private] = checks
-        spec.loader.exec_module(checks)
-    submitted = getattr(sys.modules.get("symml.checks"), "SUBMITTED", {})
-    answer = submitted[exercise_id] if exercise_id in submitted else globals().get(name)
+# The code that prepares a kernel for the probes, run before the student's first cell (and again
+# after a restart). It loads a private copy of symml.checks, the lesson's declarations with their
+# forbidden calls and references, forbidden.py (which takes the genuine sys.setprofile) and hints,
+# with sys.modules emptied of them for the time of the import and restored after, so nothing the
+# notebook later does to `symml.checks` reaches these copies; it takes the display function,
+# torch.save and base64 now, and notes what the reply's path depends on (the shell's display
+# publisher, the kernel's session and socket, torch's serialization) to see at probe time whether
+# the notebook replaced any of it. All this lives in the kernel's process, so a student who goes
+# looking (gc, sys.modules) can still reach it: a replaced reply path is reported, not prevented.
+PREPARE = r"""
+def __symml_prepare(private, lesson):
+    import base64, importlib, io, pickle, sys, threading, types
+    import torch
+    import IPython.core.display_functions, IPython.display
+    from IPython.core.interactiveshell import InteractiveShell
+    ours = lambda: [k for k in sys.modules if k == "symml.checks" or k.startswith("symml.checks.")]
+    theirs = {k: sys.modules.pop(k) for k in ours()}
+    try:
+        checks = importlib.import_module("symml.checks")
+        declared = importlib.import_module("symml.checks.lesson" + lesson).EXERCISES
+        Tripwire = sys.modules["symml.checks.forbidden"].Tripwire
+    finally:
+        for k in ours():
+            del sys.modules[k]
+        sys.modules.update(theirs)
+    shell = InteractiveShell.instance()
+    publish, save, load, encode, decode = IPython.display.publish_display_data, torch.save, torch.load, base64.b64encode, base64.b64decode
+    BytesIO, Tensor = io.BytesIO, torch.Tensor
+
+    def reply_path():
+        pub = shell.display_pub
+        session, socket = getattr(pub, "session", None), getattr(pub, "pub_socket", None)
+        thread = getattr(socket, "io_thread", None)
+        found = {"IPython.display.publish_display_data": IPython.display.publish_display_data,
+                 "IPython.core.display_functions.publish_display_data": IPython.core.display_functions.publish_display_data,
+                 "the shell's display publisher": pub, "the kernel's session": session, "the iopub socket": socket,
+                 "torch.save": torch.save, "torch.serialization.save": torch.serialization.save, "pickle.Pickler": pickle.Pickler,
+                 "base64.b64encode": base64.b64encode, "sys.setprofile": sys.setprofile, "threading.setprofile": threading.setprofile}
+        for what, obj in [("the display publisher", pub), ("the session", session), ("the iopub socket", socket), ("the iopub thread", thread),
+                          ("the iopub thread's socket", getattr(thread, "socket", None))]:
+            for method in ("publish", "send", "serialize", "pack", "sign", "send_multipart", "schedule"):
+                if obj is not None and hasattr(obj, method):
+                    bound = getattr(obj, method)  # a function, or a method bound to obj: its function is what counts
+                    found[f"{what}'s {method}"] = bound.__func__ if isinstance(bound, types.MethodType) and bound.__self__ is obj else bound
+        return found
+
+    before = reply_path()
+
     def plain(x):
-        if isinstance(x, _torch.Tensor) or x is None or isinstance(x, (bool, int, float, complex, str)):
+        # exact built-in types only: a subclass could run the student's code when it is saved or judged
+        if x is None or type(x) in (bool, int, float, complex, str):
             return x
+        if isinstance(x, Tensor):
+            x = x.detach().cpu().clone()
+            return x if type(x) is Tensor else "a tensor subclass, " + type(x).__name__
+        for base, zero in ((int, 0), (float, 0.0), (complex, 0j)):
+            if isinstance(x, base):
+                return base.__add__(x, zero)  # the exact value, without calling the subclass
+        if isinstance(x, str):
+            return "".join([x])
         if isinstance(x, (tuple, list)):
-            return type(x)(plain(v) for v in x)
+            return (tuple if isinstance(x, tuple) else list)(plain(v) for v in x)
         if isinstance(x, dict):
-            return {str(k): plain(v) for k, v in x.items()}
+            return {plain(str(k)): plain(v) for k, v in x.items()}
         if type(x).__module__ == "numpy":
-            return _torch.as_tensor(x)
-        return str(x)  # an object the grader cannot take as data: keep what it says
-    results = []
-    for cases in tests:
-        args = _torch.load(io.BytesIO(base64.b64decode(cases)), weights_only=True)
-        if answer is None:
-            outcomes = [("error", f"NameError: `{name}` is not defined")] * len(args)
-        else:
-            outcomes = checks.run_answer(checks.exercise(exercise_id), answer, [checks.Case(*a) for a in args])
-        results.append([(s, plain(v)) for s, v in outcomes])
-    buffer = io.BytesIO()
-    _torch.save(results, buffer)
-    publish_display_data({mimetype: base64.b64encode(buffer.getvalue()).decode()})
+            return torch.as_tensor(x).clone()
+        return plain(str(x))  # an object the grader cannot take as data: keep what it says
+
+    def probe(name, exercise_id, tests, nonce, mimetype):
+        ex = next(e for e in declared if e.id == exercise_id)
+        trusted = [e.reference for e in declared if e.id != exercise_id and e.kind == "function"]
+        submitted = getattr(sys.modules.get("symml.checks"), "SUBMITTED", {})
+        answer = submitted[exercise_id] if exercise_id in submitted else shell.user_ns.get(name)
+        results = []
+        for cases in tests:
+            args = load(BytesIO(decode(cases)), weights_only=True)
+            if answer is None:
+                outcomes = [("error", "NameError: `" + name + "` is not defined")] * len(args)
+            else:
+                outcomes = checks.run_answer(ex, answer, [checks.Case(*a) for a in args], trusted=trusted)
+            wire = Tripwire(ex.forbidden_calls(), trusted)  # turning outputs into data may run the student's code too
+            with wire:
+                try:
+                    outcomes = [(str(s), plain(v)) for s, v in outcomes]
+                except Exception as e:
+                    outcomes = [("error", "the output could not be sent back (" + type(e).__name__ + ")")] * len(outcomes)
+            results.append([("forbidden", wire.hit)] * len(outcomes) if wire.hit else outcomes)
+        now = reply_path()
+        replaced = sorted(k for k in before if now.get(k) is not before[k])  # identity only: an __eq__ is the notebook's
+        buffer = BytesIO()
+        save({"nonce": nonce, "results": results, "replaced": replaced}, buffer)
+        publish({mimetype: encode(buffer.getvalue()).decode()})
+
+    sys.modules[private] = types.SimpleNamespace(probe=probe)
+
+__symml_prepare(%r, %r)
+del __symml_prepare
 """
+PROBE = "__import__('sys').modules[%r].probe(*%r)\n"  # the private module's probe, with (name, id, tests, nonce, mimetype)
 
 
 # ---------------------------------------------------------------- which lesson, which student
@@ -110,26 +172,67 @@ def code_cells(path: Path) -> list[str]:
 
 
 def student_of(path: Path, root: Path) -> str:
-    """The student: the folder after ``submitted/`` (nbgrader), else the path under ``root`` without ``.ipynb``."""
-    parts = path.resolve().parts
+    """The student: the folder after ``submitted/`` (nbgrader), else the path under ``root`` without ``.ipynb``.
+
+    Read from the path as given (its folders resolved, never a link's target): a link cannot name
+    its maker after someone else, nor move the root.
+    """
+    parts = _as_given(path).parts
     if "submitted" in parts[:-1] and parts.index("submitted") + 1 < len(parts) - 1:
         return parts[parts.index("submitted") + 1]
-    return path.resolve().relative_to(root).with_suffix("").as_posix()
+    return _as_given(path).relative_to(root).with_suffix("").as_posix()
+
+
+def _as_given(path: Path) -> Path:
+    """``path`` with its folders resolved but not the file itself (a link stays the link)."""
+    return Path(os.path.realpath(path.parent)) / path.name
+
+
+class Refused(type(Path())):
+    """A submission the grader will not read, with the ``reason`` (a link, or a file outside the folder given).
+
+    Its ``resolve()`` is the path as given, so the reports and the common root stay where the link is.
+    """
+
+    reason = ""
+
+    def resolve(self, strict=False):
+        return _as_given(self)
+
+
+def _refuse(path: Path, reason: str) -> Refused:
+    r = Refused(path)
+    r.reason = reason
+    return r
 
 
 def submissions(paths: list[Path]) -> list[Path]:
-    """The notebooks given, folders searched recursively (checkpoints skipped), in a stable order."""
+    """The notebooks given, folders searched recursively (checkpoints skipped), in a stable order.
+
+    A notebook that is a symbolic link, or whose real path lies outside the folder it was found
+    in, comes back as :class:`Refused` (graded as a row with the reason, never read).
+    """
     found = []
     for p in paths:
-        if p.is_dir():
-            found += sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts)
+        if p.is_dir() and not p.is_symlink():
+            real = p.resolve()
+            for q in sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts):
+                if q.is_symlink():
+                    found.append(_refuse(q, f"refused: a symbolic link (to {os.readlink(q)}), not a notebook handed in"))
+                elif not q.resolve().is_relative_to(real):
+                    found.append(_refuse(q, f"refused: it lies outside {p} (through a linked folder)"))
+                else:
+                    found.append(q)
+        elif p.is_symlink():
+            found.append(_refuse(p, f"refused: a symbolic link (to {os.readlink(p)}), not a notebook handed in"))
         else:
             found.append(p)
-    return list(dict.fromkeys(found))
+    return list({str(q): q for q in found}.values())
 
 
 def common_root(paths: list[Path]) -> Path:
-    folders = [p.resolve().parent for p in paths]
+    """The deepest folder that holds every submission, from the paths as given (links not followed)."""
+    folders = [_as_given(p).parent for p in paths]
     return Path(os.path.commonpath(folders)) if folders else Path.cwd()
 
 
@@ -137,10 +240,11 @@ def common_root(paths: list[Path]) -> Path:
 
 
 class Options:
-    """What a grading run is told: timeouts, limits, seed, sandbox."""
+    """What a grading run is told: timeouts, limits, seed, sandbox, and how large a reply may be."""
 
-    def __init__(self, cell_timeout=60.0, timeout=600.0, memory=2 * 2**30, processes=256, seed=0, sandbox=True):
+    def __init__(self, cell_timeout=60.0, timeout=600.0, memory=2 * 2**30, processes=256, seed=0, sandbox=True, max_answer_bytes=None):
         self.cell_timeout, self.timeout, self.memory, self.processes, self.seed, self.sandbox = cell_timeout, timeout, memory, processes, seed, sandbox
+        self.max_answer_bytes = MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
 
 
 def new_row(path: Path, student: str, lesson: str | None, sandbox: bool) -> dict:
@@ -161,6 +265,10 @@ def grade_submission(path: Path, student: str, options: Options) -> dict:
     """Grade one notebook; always returns a row, with a reason when something could not be graded."""
     from symml.checks import exercise, exercises
 
+    if isinstance(path, Refused) or path.is_symlink():
+        row = new_row(path, student, lesson_of(path), options.sandbox)
+        row["reason"] = getattr(path, "reason", "") or f"refused: a symbolic link (to {os.readlink(path)}), not a notebook handed in"
+        return row
     try:
         code = code_cells(path)
     except Exception as e:
@@ -180,33 +288,67 @@ def grade_submission(path: Path, student: str, options: Options) -> dict:
     from symml.course.kernel import Kernel
 
     notes, start = [], time.monotonic()
-    try:
-        kernel = Kernel(options.memory, options.processes, sandboxed=options.sandbox)
+    private = f"_symml_grader_{secrets.token_hex(8)}"  # where the probes keep their own copy of symml.checks
+    try:  # the probes' private load is made before the student's first cell, and again after each restart
+        kernel = Kernel(options.memory, options.processes, sandboxed=options.sandbox, startup=PREPARE % (private, lesson))
     except Exception as e:
         row["reason"] = f"the kernel could not start ({type(e).__name__}: {str(e)[:200]})"
         return row
     try:
-        printed = 0
+        printed, ran, skipped = 0, [], set()
         for i, source in enumerate(code):
             left = options.timeout - (time.monotonic() - start)
             if left <= 0:
                 notes.append(f"the notebook did not finish within {options.timeout:g} s (cells {i + 1}–{len(code)} not run)")
                 break
+            restarts = kernel.restarts
             status, detail, n = kernel.run(source, min(options.cell_timeout, left))
             printed += n
             if status != "ok":
                 notes.append(f"cell {i + 1}: {status} {detail}".strip())
+            if kernel.restarts > restarts:  # a hang or a crash: the new kernel gets the earlier cells again, without this one
+                skipped.add(i)
+                again = [k for k in ran if k not in skipped]
+                for k in again:
+                    left = options.timeout - (time.monotonic() - start)
+                    if left <= 0 or kernel.restarts > restarts + 1:
+                        break
+                    restarts_before = kernel.restarts
+                    printed += kernel.run(code[k], min(options.cell_timeout, left))[2]
+                    if kernel.restarts > restarts_before:
+                        skipped.add(k)
+                notes.append(f"the kernel was restarted after cell {i + 1}; cells {_ranges(again)} were run again" if again else f"the kernel was restarted after cell {i + 1}")
+            else:
+                ran.append(i)
         if printed > MAX_OUTPUT_CHARS:
             notes.append(f"printed {printed:,} characters (only results were graded)")
-        private = f"_symml_grader_{secrets.token_hex(8)}"  # where the probes keep their own copy of symml.checks
+        if kernel.startup_status and kernel.startup_status[0] != "ok":
+            notes.append(f"the grader's probe could not be prepared ({kernel.startup_status[1]})")
         dtype = _default_dtype(kernel, options)
+        replaced = set()
         for exercise_id in exercises(lesson):
-            row["exercises"][exercise_id].update(_grade_exercise(kernel, exercise(exercise_id), options, private, dtype))
+            result = _grade_exercise(kernel, exercise(exercise_id), options, private, dtype)
+            replaced.update(result.pop("replaced", ()))
+            row["exercises"][exercise_id].update(result)
+        if replaced:
+            notes.insert(0, f"the notebook replaced what the grader's reply goes through ({', '.join(sorted(replaced))}): those answers were not accepted")
     finally:
         kernel.close()
     row["points"] = round(sum(r["points"] for r in row["exercises"].values()), 3)
     row["reason"] = "; ".join(notes[:5]) + (f"; and {len(notes) - 5} more" if len(notes) > 5 else "")
     return row
+
+
+def _ranges(cells: list[int]) -> str:
+    """``[0, 1, 2, 4]`` -> ``"1–3, 5"`` (cell numbers from 1)."""
+    out, k = [], 0
+    while k < len(cells):
+        j = k
+        while j + 1 < len(cells) and cells[j + 1] == cells[j] + 1:
+            j += 1
+        out.append(f"{cells[k] + 1}" if j == k else f"{cells[k] + 1}–{cells[j] + 1}")
+        k = j + 1
+    return ", ".join(out)
 
 
 DTYPE = "application/vnd.symml.dtype"
@@ -250,7 +392,6 @@ def _grade_exercise(kernel, ex, options: Options, private: str, dtype: str = "to
 
     from symml.checks import judge
 
-    checks_dir = str(Path(__file__).resolve().parent.parent / "checks")
     with _DefaultDtype(dtype):
         tests = ex.tests(options.seed)
     encoded = []
@@ -258,26 +399,33 @@ def _grade_exercise(kernel, ex, options: Options, private: str, dtype: str = "to
         buffer = io.BytesIO()
         torch.save([c.args for c in cases], buffer)
         encoded.append(base64.b64encode(buffer.getvalue()).decode())
-    received = []
-    call = (ex.name, ex.id, encoded, checks_dir, private, OUTCOMES)
-    status, detail, _ = kernel.run(PROBE + f"__symml_probe(*{call!r})\ndel __symml_probe\n", options.cell_timeout * len(tests),
+    received, nonce = [], secrets.token_hex(16)  # a reply made before this probe ran cannot carry it
+    call = (ex.name, ex.id, encoded, nonce, OUTCOMES)
+    status, detail, _ = kernel.run(PROBE % (private, call), options.cell_timeout * len(tests),
                                    on_display=lambda data: received.append(data[OUTCOMES]) if OUTCOMES in data else None)
-    verdicts = []
+    verdicts, replaced = [], []
     if status != "ok" or len(received) != 1:
-        verdicts = [("failed", f"the answer could not be computed ({status}: {detail or 'no result'})")] * len(tests)
-    elif len(received[0]) > MAX_ANSWER_BYTES:
+        why = f"{len(received)} replies to one question" if status == "ok" and received else f"{status}: {detail or 'no result'}"
+        verdicts = [("failed", f"the answer could not be computed ({why})")] * len(tests)
+    elif not isinstance(received[0], str) or len(received[0]) > options.max_answer_bytes * 4 // 3 + 4:
         verdicts = [("failed", "the answer is far too large")] * len(tests)
     else:
         try:
-            results = torch.load(io.BytesIO(base64.b64decode(received[0])), weights_only=True)
+            reply = load_reply(base64.b64decode(received[0]), options.max_answer_bytes)
+            if not isinstance(reply, dict) or reply.get("nonce") != nonce:
+                raise ValueError("not the reply of this probe")
+            results, replaced = reply["results"], [str(r) for r in reply.get("replaced", [])]
             if len(results) != len(tests):
                 raise ValueError("one result per test")
-            with _DefaultDtype(dtype):  # the references run as they did in the student's own check
-                for cases, outcomes in zip(tests, results):
-                    v = judge(ex, cases, [tuple(o) for o in outcomes])
-                    verdicts.append((v.status, v.message))
+            if replaced:
+                verdicts = [("failed", f"not accepted: the notebook replaced {', '.join(replaced)}, which the grader's reply goes through")] * len(tests)
+            else:
+                with _DefaultDtype(dtype):  # the references run as they did in the student's own check
+                    for cases, outcomes in zip(tests, results):
+                        v = judge(ex, cases, [tuple(o) for o in outcomes])
+                        verdicts.append((v.status, v.message))
         except Exception as e:
-            verdicts = [("failed", f"the answer could not be read as data ({type(e).__name__})")] * len(tests)
+            verdicts = [("failed", f"the answer could not be read as data ({type(e).__name__}: {str(e)[:100]})")] * len(tests)
     passed = sum(status == "passed" for status, _ in verdicts)
     first = next((k for k, v in enumerate(verdicts) if v[0] != "passed"), None)
     status, message = verdicts[first] if first is not None else ("passed", "all tests passed")
@@ -285,7 +433,45 @@ def _grade_exercise(kernel, ex, options: Options, private: str, dtype: str = "to
         status = "failed"  # some tests pass: it was attempted
     if first is not None and first > 0:
         message = f"a hidden test: {message}"
-    return {"points": round(float(ex.points) * passed / len(tests), 3), "status": status, "message": message, "tests": f"{passed}/{len(tests)}"}
+    return {"points": round(float(ex.points) * passed / len(tests), 3), "status": status, "message": message, "tests": f"{passed}/{len(tests)}",
+            "replaced": replaced}
+
+
+def load_reply(raw: bytes, limit: int = MAX_ANSWER_BYTES):
+    """Read a probe's reply (``torch.save``'s zip) as data, refusing what would grow past ``limit`` bytes.
+
+    Checked before ``torch.load`` inflates anything: a zip whose entries are compressed, or whose
+    declared sizes add up to more than ``limit``; and after: tensors whose elements (a view can
+    claim many over a small storage) add up to more than ``limit`` bytes.
+    """
+    import zipfile
+
+    import torch
+
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:  # not a zip: refused (the old pickle format is not read)
+        total = 0
+        for entry in archive.infolist():
+            if entry.compress_type != zipfile.ZIP_STORED or entry.compress_size != entry.file_size:
+                raise ValueError(f"a compressed entry ({entry.filename[-40:]})")
+            total += entry.file_size
+            if total > limit:
+                raise ValueError(f"entries of more than {limit:,} bytes")
+    reply = torch.load(io.BytesIO(raw), weights_only=True, mmap=False)
+    size, stack, seen = 0, [reply], 0
+    while stack:
+        x = stack.pop()
+        seen += 1
+        if seen > 10**6:
+            raise ValueError("more than a million values")
+        if isinstance(x, torch.Tensor):
+            size += x.numel() * x.element_size()
+            if size > limit:
+                raise ValueError(f"tensors of more than {limit:,} bytes")
+        elif isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, dict):
+            stack.extend(x.values())
+    return reply
 
 
 # ---------------------------------------------------------------- a class
