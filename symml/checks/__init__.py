@@ -307,8 +307,8 @@ def run_answer(ex: Exercise, answer, cases: list[Case], tripwire: bool = True, t
         wire.hit = None
         try:
             with torch.random.fork_rng(devices=[]), wire:
-                got = ex.output(answer, case)
-            outcomes.append(("forbidden", wire.hit) if wire.hit else ("ok", _detach(got)))
+                got = _detach(ex.output(answer, case))  # inside: a tensor subclass's hooks are the answer's code too
+            outcomes.append(("forbidden", wire.hit) if wire.hit else ("ok", got))
         except NotImplementedError:
             outcomes.append(("forbidden", wire.hit) if wire.hit else ("not attempted", ""))
         except (Exception, SystemExit) as e:  # the student's bug is a verdict, never a crash

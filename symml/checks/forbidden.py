@@ -186,7 +186,7 @@ class Tripwire:
                     hooks = (getattr(thread._bootstrap, "__func__", None), getattr(thread._bootstrap_inner, "__func__", None))
                     if hooks == _THREAD_BOOTSTRAP and threading._profile_hook is self._hook and threading._sys is sys:
                         return None  # a thread the hook follows into
-                return f"{name} (a thread that {GUARD} cannot follow)" if self._from_student(frame) else None
+                return f"_thread.{name} (a thread that {GUARD} cannot follow)" if self._from_student(frame) else None
             if (owner, name) in _PROCESS_STARTS and self._from_student(frame):
                 return f"{owner}.{name} (a new process, which {GUARD} cannot watch)"
         elif event == "call" and frame.f_code.co_name in ("setprofile", "setprofile_all_threads"):
