@@ -185,46 +185,51 @@ def student_of(path: Path, root: Path) -> str:
 
 def _as_given(path: Path) -> Path:
     """``path`` with its folders resolved but not the file itself (a link stays the link)."""
+    if isinstance(path, Refused):
+        return path.where
     return Path(os.path.realpath(path.parent)) / path.name
 
 
 class Refused(type(Path())):
-    """A submission the grader will not read, with the ``reason`` (a link, or a file outside the folder given).
+    """A submission the grader will not read, with the ``reason`` (a link, or a file in a linked folder).
 
-    Its ``resolve()`` is the path as given, so the reports and the common root stay where the link is.
+    ``where``: its path as given, under the given folder resolved (a linked folder is not followed);
+    its ``resolve()`` is that, so the reports and the common root stay where the link is.
     """
 
-    reason = ""
+    reason, where = "", None
 
     def resolve(self, strict=False):
-        return _as_given(self)
+        return self.where
 
 
-def _refuse(path: Path, reason: str) -> Refused:
+def _refuse(path: Path, reason: str, where: Path) -> Refused:
     r = Refused(path)
-    r.reason = reason
+    r.reason, r.where = reason, where
     return r
 
 
 def submissions(paths: list[Path]) -> list[Path]:
     """The notebooks given, folders searched recursively (checkpoints skipped), in a stable order.
 
-    A notebook that is a symbolic link, or whose real path lies outside the folder it was found
-    in, comes back as :class:`Refused` (graded as a row with the reason, never read).
+    A notebook that is a symbolic link, or lies in a linked folder (outside the folder given),
+    comes back as :class:`Refused`: graded as a row with the reason, never read.
     """
     found = []
     for p in paths:
         if p.is_dir() and not p.is_symlink():
             real = p.resolve()
-            for q in sorted(q for q in p.rglob("*.ipynb") if ".ipynb_checkpoints" not in q.parts):
-                if q.is_symlink():
-                    found.append(_refuse(q, f"refused: a symbolic link (to {os.readlink(q)}), not a notebook handed in"))
-                elif not q.resolve().is_relative_to(real):
-                    found.append(_refuse(q, f"refused: it lies outside {p} (through a linked folder)"))
-                else:
+            for q in sorted(q for q in p.rglob("*") if ".ipynb_checkpoints" not in q.parts):
+                inside = real / q.relative_to(p)
+                if q.suffix == ".ipynb" and q.is_symlink():
+                    found.append(_refuse(q, f"refused: a symbolic link (to {os.readlink(q)}), not a notebook handed in", inside))
+                elif q.is_symlink() and q.is_dir():  # rglob does not go in; say what is there
+                    for r in sorted(q.rglob("*.ipynb")):
+                        found.append(_refuse(r, f"refused: it lies in a linked folder ({q} links to {os.readlink(q)})", real / r.relative_to(p)))
+                elif q.suffix == ".ipynb" and q.is_file():
                     found.append(q)
         elif p.is_symlink():
-            found.append(_refuse(p, f"refused: a symbolic link (to {os.readlink(p)}), not a notebook handed in"))
+            found.append(_refuse(p, f"refused: a symbolic link (to {os.readlink(p)}), not a notebook handed in", Path(os.path.realpath(p.parent)) / p.name))
         else:
             found.append(p)
     return list({str(q): q for q in found}.values())
