@@ -343,8 +343,9 @@ def test_the_hostile_ones_only_hurt_themselves(hostile_class):
     # their attacks sit beside the honest answers: each is graded in full, as if the attack were not there
     r = rows(hostile_class["book"])
     full = sum(float(e.points) for e in checks.exercises(LESSON).values())
-    assert "died" in r["killer"]["reason"] or r["killer"]["points"] == full, r["killer"]
-    for student in ("rewriter", "spy", "vandal", "lingerer", "filler", "forker"):
+    for student in ("killer", "forker"):  # (the forker's children share its memory cap: its kernel may die of them)
+        assert "died" in r[student]["reason"] or r[student]["points"] == full, r[student]
+    for student in ("rewriter", "spy", "vandal", "lingerer", "filler"):
         assert r[student]["points"] == full, (student, r[student])
         assert all(e["status"] == "passed" for e in r[student]["exercises"].values()), (student, r[student])
 

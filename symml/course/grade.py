@@ -56,7 +56,7 @@ FIELDS = ["student", "lesson", "points", "max_points", "reason", "sandbox", "sub
 # looking (gc, sys.modules) can still reach it: a replaced reply path is reported, not prevented.
 PREPARE = r"""
 def __symml_prepare(private, lesson):
-    import base64, importlib, io, pickle, sys, threading, types
+    import base64, importlib, io, pickle, sys, types
     import torch
     import IPython.core.display_functions, IPython.display
     from IPython.core.interactiveshell import InteractiveShell
@@ -82,7 +82,7 @@ def __symml_prepare(private, lesson):
                  "IPython.core.display_functions.publish_display_data": IPython.core.display_functions.publish_display_data,
                  "the shell's display publisher": pub, "the kernel's session": session, "the iopub socket": socket,
                  "torch.save": torch.save, "torch.serialization.save": torch.serialization.save, "pickle.Pickler": pickle.Pickler,
-                 "base64.b64encode": base64.b64encode, "sys.setprofile": sys.setprofile, "threading.setprofile": threading.setprofile}
+                 "base64.b64encode": base64.b64encode}  # (a replaced setprofile is the tripwire's: it names it in the hint)
         for what, obj in [("the display publisher", pub), ("the session", session), ("the iopub socket", socket), ("the iopub thread", thread),
                           ("the iopub thread's socket", getattr(thread, "socket", None))]:
             for method in ("publish", "send", "serialize", "pack", "sign", "send_multipart", "schedule"):
