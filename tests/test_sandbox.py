@@ -702,3 +702,18 @@ print(json.dumps([status, seen]))
     assert module == "/opt/symml/symml/__init__.py"
     mount_points = [line.split()[4] for line in mounts.splitlines()]
     assert str(ROOT) not in mount_points and not any(m.startswith(str(ROOT / "solutions")) for m in mount_points), mount_points
+
+
+def test_cgroup_v2_gets_memory_without_swap_and_pids_in_one_group(tmp_path, monkeypatch):
+    # a stand-in for /sys/fs/cgroup under cgroup v2 (plain files): the logic, not the kernel's side
+    from symml.course import sandbox
+
+    root = tmp_path / "cgroup"
+    (root / "grader").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu memory pids\n")
+    (root / "grader" / "cgroup.subtree_control").write_text("\n")
+    monkeypatch.setattr(sandbox, "_own_cgroups", lambda: {"": "/grader"})
+    group = sandbox.Cgroup(MEMORY, PROCESSES, root=root)
+    assert group.memory_path == group.pids_path and group.memory_path.parent == root / "grader"
+    read = lambda name: (group.memory_path / name).read_text()
+    assert (read("memory.max"), read("memory.swap.max"), read("pids.max")) == (str(MEMORY), "0", str(PROCESSES))

@@ -259,12 +259,14 @@ class Cgroup:
 
     @staticmethod
     def _make(group: Path, controller: str, limits, v2: bool) -> Path | None:
-        if group.exists():  # v2: the memory group made a moment ago holds pids too
-            return group if (group / f"{controller}.max").exists() else None
+        """``group`` with ``controller``'s limits written (made if need be: v2 holds both controllers in one group)."""
+        made = False
         try:
             if v2 and controller not in (group.parent / "cgroup.subtree_control").read_text().split():
                 (group.parent / "cgroup.subtree_control").write_text(f"+{controller}")
-            group.mkdir()
+            if not group.exists():
+                group.mkdir()
+                made = True
         except OSError:
             return None
         try:
@@ -272,11 +274,12 @@ class Cgroup:
                 try:
                     (group / file).write_text(str(value))
                 except OSError:
-                    if i == 0:  # the cap itself must hold; swap files exist only with swap accounting
+                    if i == 0:  # the cap itself must hold; the swap files exist only with swap accounting
                         raise
             return group
         except OSError:
-            group.rmdir()
+            if made:
+                group.rmdir()
             return None
 
     def wrap(self, command: list[str]) -> tuple[list[str], dict]:
