@@ -23,6 +23,12 @@ anything but their own grade:
    student's report, and kills the sandbox: nothing the notebook started survives.
 
 An exercise earns its points in equal shares: one for the visible cases, one per hidden case.
+Predictions (value exercises) are formative: graded and reported like the others, worth 0 points
+unless ``--graded-predictions 04,07.2`` (problem sets or exercises, or ``all``) names them (see
+:func:`weigh`); ``--self`` counts them all. A notebook from the first half of a two-phase release
+(``metadata.symml.phase == "predictions"``) is graded on its predictions only.
+The class's gradebook comes with ``<out>-class.html``, the class report (``symml.course.classreport``),
+and ``<out>.log``, one line per notebook this run graded (a resumed run adds none for the others).
 """
 
 import argparse
@@ -288,11 +294,59 @@ def _grade_exercise(kernel, ex, options: Options, private: str, dtype: str = "to
     return {"points": round(float(ex.points) * passed / len(tests), 3), "status": status, "message": message, "tests": f"{passed}/{len(tests)}"}
 
 
+# ---------------------------------------------------------------- what counts
+
+
+NOT_IN_THIS_HALF = "not in this half"  # a function exercise, absent from a two-phase release's first notebook
+
+
+def phase_of(path: Path) -> str:
+    """``"predictions"`` for the first half of a two-phase release (``symml release --phase predictions``), else ``"all"``."""
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+        return "predictions" if meta.get("symml", {}).get("phase") == "predictions" else "all"
+    except Exception:
+        return "all"
+
+
+def weigh(row: dict, graded: frozenset = frozenset(), phase: str = "all") -> dict:
+    """Give each exercise of ``row`` the points it is worth in this class, in place; returns ``row``.
+
+    The grader scores every exercise out of its declared points (kept as ``earned`` / ``worth``);
+    here a prediction not named in ``graded`` becomes formative (``graded: False``, 0 of 0 points,
+    its verdict and hint kept), and in the first half of a two-phase release every function
+    exercise is out of the notebook (0 of 0, status "not in this half"). Applying it again with the
+    same switches changes nothing, so a resumed run can re-weigh the rows it kept.
+    """
+    from symml.checks import counts, exercise
+
+    for exercise_id, r in row["exercises"].items():
+        r.setdefault("earned", r["points"])
+        r.setdefault("worth", r["max_points"])
+        try:
+            ex = exercise(exercise_id)
+        except KeyError:
+            continue
+        r["kind"] = "prediction" if ex.prediction else "function"
+        r["graded"] = counts(ex, graded) and not (phase == "predictions" and not ex.prediction)
+        if phase == "predictions" and not ex.prediction:
+            r["status"], r["message"] = NOT_IN_THIS_HALF, "this notebook holds the predictions only"
+        r["points"], r["max_points"] = (r["earned"], r["worth"]) if r["graded"] else (0.0, 0.0)
+    row["points"] = round(sum(r["points"] for r in row["exercises"].values()), 3)
+    row["max_points"] = round(sum(r["max_points"] for r in row["exercises"].values()), 3)
+    row["phase"] = phase
+    return row
+
+
 # ---------------------------------------------------------------- a class
 
 
+def _verdict(r: dict) -> str:
+    return r["status"] + (f": {r['message']}" if r["status"] == "failed" else "")
+
+
 def report(row: dict) -> str:
-    """A short Markdown report for one student."""
+    """A short Markdown report for one student: every exercise, formative ones marked as such."""
     lines = [f"# {row['student']} · problem set {row['lesson'] or '?'}: {row['points']:g} / {row['max_points']:g} points", ""]
     if not row.get("sandbox", True):
         lines += ["Graded without a sandbox (`--no-sandbox`).", ""]
@@ -300,17 +354,25 @@ def report(row: dict) -> str:
         lines += [f"Note: {row['reason']}", ""]
     lines += ["| exercise | points | tests passed | verdict |", "|---|---|---|---|"]
     for exercise_id, r in row["exercises"].items():
-        verdict = r["status"] + (f": {r['message']}" if r["status"] == "failed" else "")
-        lines.append(f"| {exercise_id} {r.get('title', '')} | {r['points']:g} / {r['max_points']:g} | {r.get('tests', '')} | {verdict.replace('|', '/')} |")
+        points = f"{r['points']:g} / {r['max_points']:g}" if r.get("graded", True) else "formative (0 points)"
+        lines.append(f"| {exercise_id} {r.get('title', '')} | {points} | {r.get('tests', '')} | {_verdict(r).replace('|', '/')} |")
+    if any(not r.get("graded", True) and r["status"] != NOT_IN_THIS_HALF for r in row["exercises"].values()):
+        lines += ["", "Formative exercises (predictions) carry no points in this class; their verdicts and hints are for you."]
     return "\n".join(lines) + "\n"
 
 
 def gradescope(row: dict) -> dict:
-    """The row in Gradescope's autograder format (``results.json``: score, tests with name, score, max_score, output)."""
-    tests = [{"name": f"{exercise_id} {r.get('title', '')}".strip(), "score": r["points"], "max_score": r["max_points"],
-              "output": r["status"] + (f": {r['message']}" if r["status"] == "failed" else ""), "visibility": "visible"}
-             for exercise_id, r in row["exercises"].items()]
-    out = {"score": row["points"], "tests": tests, "visibility": "visible"}
+    """The row in Gradescope's autograder format (https://gradescope-autograders.readthedocs.io/en/latest/specs/):
+    ``score``, ``tests`` with ``name``, ``score``, ``max_score``, ``output``, ``visibility``. A formative
+    prediction is a test worth 0 of 0 whose output is its verdict and hint; an exercise out of this
+    half of a two-phase release is left out."""
+    tests = []
+    for exercise_id, r in row["exercises"].items():
+        if r["status"] == NOT_IN_THIS_HALF:
+            continue
+        name = f"{exercise_id} {r.get('title', '')}".strip() + ("" if r.get("graded", True) else " (formative, no points)")
+        tests.append({"name": name, "score": float(r["points"]), "max_score": float(r["max_points"]), "output": _verdict(r), "visibility": "visible"})
+    out = {"score": float(row["points"]), "tests": tests, "visibility": "visible"}
     if row["reason"]:
         out["output"] = row["reason"]
     return out
@@ -323,16 +385,30 @@ def _write(path: Path, text: str):
     os.replace(tmp, path)
 
 
-def grade_class(paths: list[Path], out: Path, feedback: Path | None, options: Options, jobs: int = 1, quiet: bool = False) -> list[dict]:
-    """Grade every submission, writing the gradebook after each one so an interrupted run resumes."""
+def grade_class(paths: list[Path], out: Path, feedback: Path | None, options: Options, jobs: int = 1, quiet: bool = False,
+                graded: frozenset = frozenset()) -> list[dict]:
+    """Grade every submission, writing the gradebook after each one so an interrupted run resumes.
+
+    ``graded``: the predictions that earn points (:func:`weigh`). Besides the gradebook (``out``
+    and its JSON twin) and the reports, writes the class report ``<out>-class.html`` and appends one
+    line per notebook graded in this run to ``<out>.log``.
+    """
     from tqdm import tqdm
+
+    from symml.course import classreport
 
     book_file = out.with_suffix(".json")
     book = json.loads(book_file.read_text()) if book_file.exists() else {}
+    for key, kept in book.items():  # kept rows count as this run's switches say
+        weigh(kept, graded, kept.get("phase", "all"))
     root = common_root(paths)
     students = {str(p): student_of(p, root) for p in paths}
     todo = [p for p in paths if str(p) not in book]
     feedback = feedback or out.parent / (out.stem + "-feedback")
+    log = out.with_suffix(".log")
+
+    def report_path(p: Path) -> Path:
+        return feedback / p.resolve().relative_to(root).with_suffix(".md")  # mirrors the submissions: no two collide
 
     def save():
         ids = sorted({e for row in book.values() for e in row["exercises"]})
@@ -347,11 +423,11 @@ def grade_class(paths: list[Path], out: Path, feedback: Path | None, options: Op
 
     def safe(p: Path) -> dict:
         try:
-            return grade_submission(p, students[str(p)], options)
+            row = grade_submission(p, students[str(p)], options)
         except Exception as e:  # never lose a submission: a row with the reason
             row = new_row(p, students[str(p)], lesson_of(p), options.sandbox)
             row["reason"] = f"the grader could not grade it ({type(e).__name__}: {str(e)[:200]})"
-            return row
+        return weigh(row, graded, phase_of(p))
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(safe, p): p for p in todo}
@@ -359,22 +435,32 @@ def grade_class(paths: list[Path], out: Path, feedback: Path | None, options: Op
             p = futures[future]
             row = future.result()
             book[str(p)] = row
-            target = feedback / p.resolve().relative_to(root).with_suffix(".md")  # mirrors the submissions: no two collide
+            target = report_path(p)
             target.parent.mkdir(parents=True, exist_ok=True)
             _write(target, report(row))
+            with log.open("a") as f:  # the evidence of what this run graded (a resumed notebook adds no line)
+                f.write(json.dumps({"graded": str(p), "student": row["student"], "points": row["points"]}) + "\n")
             save()
     save()
-    return [book[str(p)] for p in paths]
+    rows = [book[str(p)] for p in paths]
+    for p in paths:  # every report, kept rows' too, says what this run's switches make of them
+        report_path(p).parent.mkdir(parents=True, exist_ok=True)
+        _write(report_path(p), report(book[str(p)]))
+    _write(out.with_name(out.stem + "-class.html"), classreport.html_report(rows, [report_path(p) for p in paths], out.parent))
+    return rows
 
 
 def summary(rows: list) -> str:
-    """Per-exercise pass rates of a class."""
+    """Per-exercise pass rates of a class, formative ones marked."""
     ids = sorted({e for row in rows for e in row["exercises"]})
     lines = [f"{len(rows)} submissions, mean {sum(r['points'] for r in rows) / max(1, len(rows)):.2f} points"]
     for e in ids:
-        results = [r["exercises"][e] for r in rows if e in r["exercises"]]
+        results = [r["exercises"][e] for r in rows if e in r["exercises"] and r["exercises"][e]["status"] != NOT_IN_THIS_HALF]
+        if not results:
+            continue
         passed = sum(x["status"] == "passed" for x in results)
-        lines.append(f"  {e}: {passed}/{len(results)} passed ({100 * passed / max(1, len(results)):.0f}%)")
+        formative = "" if all(x.get("graded", True) for x in results) else " (formative)"
+        lines.append(f"  {e}{formative}: {passed}/{len(results)} passed ({100 * passed / max(1, len(results)):.0f}%)")
     noted = [r for r in rows if r["reason"]]
     if noted:
         lines.append(f"{len(noted)} submissions with notes (see the gradebook's 'reason' column)")
@@ -395,8 +481,16 @@ def main(argv=None) -> int:
     parser.add_argument("--processes", type=int, default=256, help="processes and threads a kernel may add")
     parser.add_argument("--seed", type=int, default=0, help="seed of the grader's random inputs")
     parser.add_argument("--no-sandbox", action="store_true", help="run kernels without bubblewrap (only for notebooks you trust)")
+    parser.add_argument("--graded-predictions", default="", metavar="SETS_OR_IDS",
+                        help="predictions that earn points, e.g. 04,07.2 or all (default: none; predictions are formative)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
+    from symml.checks import graded_predictions
+
+    try:
+        graded = graded_predictions(args.graded_predictions)
+    except ValueError as e:
+        parser.error(str(e))
 
     options = Options(args.cell_timeout, args.timeout, args.memory, args.processes, args.seed, sandbox=not args.no_sandbox)
     if options.sandbox:
@@ -411,7 +505,8 @@ def main(argv=None) -> int:
         one = args.self_nb or (args.submissions[0] if len(args.submissions) == 1 else None)
         if one is None:
             parser.error("--gradescope grades one submission: give exactly one notebook")
-        row = grade_submission(one, one.stem, options)
+        graded_here = graded_predictions("all") if args.self_nb else graded  # a self-learner's predictions count for them
+        row = weigh(grade_submission(one, one.stem, options), graded_here, phase_of(one))
         if args.gradescope:
             args.gradescope.parent.mkdir(parents=True, exist_ok=True)
             _write(args.gradescope, json.dumps(gradescope(row), indent=1))
@@ -423,9 +518,9 @@ def main(argv=None) -> int:
     missing = [p for p in paths if not p.exists()]
     if missing:
         parser.error(f"no such file: {missing[0]}")
-    rows = grade_class(paths, args.out, args.feedback, options, args.jobs, args.quiet)
+    rows = grade_class(paths, args.out, args.feedback, options, args.jobs, args.quiet, graded)
     print(summary(rows))
-    print(f"gradebook: {args.out} and {args.out.with_suffix('.json')}")
+    print(f"gradebook: {args.out} and {args.out.with_suffix('.json')}; class report: {args.out.with_name(args.out.stem + '-class.html')}")
     return 0
 
 

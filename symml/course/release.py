@@ -32,6 +32,7 @@ The second half is the ordinary release, handed out after the predictions are in
 """
 
 import ast
+import copy
 import json
 import re
 from pathlib import Path
@@ -175,34 +176,38 @@ def declaration_problems(solution: nbformat.NotebookNode, lesson: str) -> list[s
 PREDICTIONS = "predictions"
 
 
-def predictions_notebook(solution: nbformat.NotebookNode, lesson: str, name: str = "notebook") -> nbformat.NotebookNode:
-    """The first half of a two-phase release: the predictions only, each recorded without a verdict.
+def predictions_half(nb: nbformat.NotebookNode, lesson: str, name: str = "notebook") -> nbformat.NotebookNode:
+    """The first half of a two-phase release of ``nb`` (a solutions or a student notebook): its predictions only.
 
     Kept: every cell before the first ``## `` section heading (title, set-up), and for each value
     exercise the cells from its section's heading to its check call, that call rewritten as
-    ``x = check("NN.k", x, feedback=False)``. Dropped: function exercises, verifying cells, the
-    folded explanations. Raises :class:`MarkerError` when the set has no prediction.
+    ``x = check("NN.k", x, feedback=False)`` (recorded, no verdict). Dropped: function exercises,
+    verifying cells, the folded explanations. Raises :class:`MarkerError` when the set has no prediction.
     """
     from symml.checks import exercises
 
     values = {e.id for e in exercises(lesson).values() if e.prediction}
     if not values:
         raise MarkerError(f"{name}: problem set {lesson} has no prediction to hand out first")
-    student = student_notebook(solution, name)
-    heading = [k for k, c in enumerate(student.cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("## ")]
+    cells = [nbformat.from_dict(copy.deepcopy(dict(c))) for c in nb.cells]
+    heading = [k for k, c in enumerate(cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("## ")]
     keep = set(range(heading[0] if heading else 0))
-    for k, cell in enumerate(student.cells):
+    for k, cell in enumerate(cells):
         found = CHECK_CALL.search(cell.source) if cell.cell_type == "code" else None
         if found and found.group(1) in values:
-            start = max((h for h in heading if h <= k), default=k)
-            keep.update(range(start, k + 1))
+            keep.update(range(max((h for h in heading if h <= k), default=k), k + 1))
             exercise_id, variable = found.groups()
             cell.source = CHECK_CALL.sub(lambda m: f'check("{exercise_id}", {variable}, feedback=False', cell.source, count=1)
-    nb = nbformat.v4.new_notebook(metadata=student.metadata)
-    nb.nbformat, nb.nbformat_minor = student.nbformat, student.nbformat_minor
-    nb.metadata["symml"] = {**nb.metadata.get("symml", {}), "phase": PREDICTIONS}
-    nb.cells = [c for k, c in enumerate(student.cells) if k in keep]
-    return nb
+    half = nbformat.v4.new_notebook(metadata=copy.deepcopy(dict(nb.metadata)))
+    half.nbformat, half.nbformat_minor = nb.nbformat, nb.nbformat_minor
+    half.metadata["symml"] = {**half.metadata.get("symml", {}), "phase": PREDICTIONS}
+    half.cells = [c for k, c in enumerate(cells) if k in keep]
+    return nbformat.from_dict(half)
+
+
+def predictions_notebook(solution: nbformat.NotebookNode, lesson: str, name: str = "notebook") -> nbformat.NotebookNode:
+    """The student notebook of the first half: :func:`predictions_half` of the student version."""
+    return predictions_half(student_notebook(solution, name), lesson, name)
 
 
 def run_blank(path: Path, timeout: int = 600) -> None:
