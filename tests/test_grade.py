@@ -338,3 +338,38 @@ def test_the_switch_graded_predictions():
     for bad, why in (("07.1", "function exercise"), ("99", "no problem set"), ("7", "look like")):
         with pytest.raises(ValueError, match=why):
             checks.graded_predictions(bad)
+
+
+# ---------------------------------------------------------------- the handout: no outputs, runs blank
+
+
+def test_student_notebooks_are_handed_out_without_outputs(tmp_path):
+    from symml.course import release
+
+    for path in sorted((ROOT / "exercises").glob("*.ipynb")):
+        assert not release.has_outputs(nbformat.read(path, as_version=4)), f"{path.name} has outputs"
+    (tmp_path / "solutions").mkdir()
+    solution = solutions_notebook("07")
+    shutil.copy(solution, tmp_path / "solutions" / solution.name)
+    assert release.release(tmp_path, run=False, validate=False) == [tmp_path / "exercises" / solution.name]
+    assert release.out_of_step(tmp_path) == []
+    nb = nbformat.read(tmp_path / "exercises" / solution.name, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", text="the reference's answer\n")]
+    nbformat.write(nb, tmp_path / "exercises" / solution.name)
+    assert any("has outputs" in p for p in release.out_of_step(tmp_path))
+    assert release.release(tmp_path, run=False, validate=False) == [tmp_path / "exercises" / solution.name], "an executed handout is rewritten"
+    assert not release.has_outputs(nbformat.read(tmp_path / "exercises" / solution.name, as_version=4))
+
+
+@pytest.mark.slow
+def test_the_first_half_of_a_two_phase_release_runs_blank_and_records(tmp_path):
+    from symml.course import release
+
+    (path,) = release.release(only=["07"], phase="predictions", out=tmp_path, run=True)  # run_blank raises unless all "not attempted"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["symml"]["phase"] == "predictions" and not release.has_outputs(nb)
+    ids = set(CHECK_ID.findall("\n".join(c.source for c in nb.cells)))
+    assert ids == {e.id for e in checks.exercises("07").values() if e.prediction}
+    with pytest.raises(ValueError, match="--out"):
+        release.release(only=["07"], phase="predictions")

@@ -7,7 +7,9 @@ prepare, each student fetches and submits as their own user, collect, autograde,
 each student the points the declarations say: 5, 0 and 5 − ¼ (07.1's visible set and three hidden
 cases share its 1 point), predictions formative. Route 3 (Gradescope) is in tests/test_gradescope.py.
 The sudo lines that make the hub's exchange folder are not run: the test's exchange is a temporary
-folder, given to the guide's config through ``$NBGRADER_EXCHANGE``.
+folder, given to the guide's config through ``$NBGRADER_EXCHANGE``; the students, all one OS user
+here, are told apart by a config of their own (``CourseDirectory.student_id``), as separate hub
+users are by their user names.
 """
 
 import csv
@@ -128,7 +130,7 @@ def test_route_2_nbgrader_as_written(tmp_path):
     instructor = tmp_path / "instructor"
     instructor.mkdir()
     (instructor / ".venv").symlink_to(Path(sys.executable).parent.parent)  # the guide's `source .venv/bin/activate`
-    env = {**base_env(instructor, with_bin=False), **shared, "USER": "instructor", "LOGNAME": "instructor"}
+    env = {**base_env(instructor, with_bin=False), **shared}
     run(guide["nbgrader-prepare"], instructor, env)
     source = nbformat.read(instructor / "course" / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
     by_id = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
@@ -137,7 +139,10 @@ def test_route_2_nbgrader_as_written(tmp_path):
     for student in STUDENTS:
         home = tmp_path / "home" / student
         home.mkdir(parents=True)
-        student_env = {**base_env(home, with_bin=True), **shared, "USER": student, "LOGNAME": student}
+        own = tmp_path / "config" / student  # each student is a user of the hub: here the same OS user, told apart by their own config
+        own.mkdir(parents=True)
+        (own / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.student_id = {student!r}\n")
+        student_env = {**base_env(home, with_bin=True), **shared, "JUPYTER_CONFIG_PATH": f"{config}{os.pathsep}{own}"}
         run(fetch, home, student_env)
         path = home / ASSIGNMENT / NOTEBOOK
         nb = nbformat.read(path, as_version=4)

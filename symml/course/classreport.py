@@ -14,6 +14,7 @@ input)", "a hidden test: "), so the same misconception is counted once per stude
 """
 
 import html
+import math
 import os
 import re
 from collections import Counter
@@ -59,11 +60,11 @@ def hints(rows: list[dict]) -> dict[str, Counter]:
 
 
 def histogram(points: list[float], max_points: float, width: int = 360, height: int = 120) -> str:
-    """An inline SVG bar chart: how many students got each score (rounded to the nearest 0.5)."""
-    scores = Counter(round(p * 2) / 2 for p in points)
+    """An inline SVG bar chart: how many students got each score (rounded down to a multiple of 0.5: 4.75 counts as 4.5)."""
+    scores = Counter(math.floor(p * 2 + 1e-9) / 2 for p in points)
     ticks = [k / 2 for k in range(int(max_points * 2) + 1)] or [0.0]
     if len(ticks) > 41:  # a long problem set: one bar per whole point
-        scores = Counter(float(round(p)) for p in points)
+        scores = Counter(float(math.floor(p + 1e-9)) for p in points)
         ticks = [float(k) for k in range(int(round(max_points)) + 1)]
     top = max(scores.values(), default=1)
     bar = (width - 30) / len(ticks)
