@@ -1,0 +1,71 @@
+"""The answer key of every prediction of problem sets 00–06, computed here independently of it.
+
+Each test derives the answer from scratch (autograd, e3nn, ``symml.irreps.decompose``,
+``symml.symmetry.symmetry_operations``, ... or arithmetic written out here), never by calling the
+exercise's reference, and then asks the exercise's own ``compare`` whether the declared key and
+the derived answer agree. A wrong key fails here, whatever the reference and its check say.
+"""
+
+import math
+
+import pytest
+import torch
+from e3nn import o3
+
+from symml import checks
+from symml.irreps import decompose
+from symml.so3 import matrix_z, rand_matrix
+
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """The keys are exact facts: derive them in double precision, and leave the default as it was."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def key(exercise_id):
+    return checks.exercise(exercise_id).solution()
+
+
+def agrees(exercise_id, derived):
+    """The exercise's compare accepts the derived answer against the declared key (and vice versa)."""
+    ex = checks.exercise(exercise_id)
+    return ex.judge(derived, ex.solution(), checks.Case()) is None
+
+
+def irreps(x):
+    return o3.Irreps(x).sort().irreps.simplify()
+
+
+def test_every_prediction_of_00_to_06_has_a_key_test():
+    tested = {name.removeprefix("test_key_").replace("_", ".") for name in globals() if name.startswith("test_key_")}
+    values = {ex.id for lesson in ["00", "01", "02", "03", "04", "05", "06"] for ex in checks.exercises(lesson).values() if ex.kind == "value"}
+    assert values == tested
+
+
+# ---------------------------------------------------------------- 00
+
+
+def _lr_max(X):
+    H = torch.autograd.functional.hessian(lambda w: ((X @ w - torch.zeros(len(X))) ** 2).mean(), torch.zeros(X.shape[1]))
+    return float(2 / torch.linalg.eigvalsh(H).max())
+
+
+def test_key_00_4():
+    x = torch.linspace(-1, 1, 50)
+    before, after = (_lr_max(torch.stack([x + s, torch.ones_like(x)], dim=1)) for s in (0.0, 5.0))
+    derived = "smaller" if after < 0.99 * before else "larger" if after > 1.01 * before else "unchanged"
+    assert derived == key("00.4")
+
+
+def test_key_00_6():
+    g = torch.Generator().manual_seed(0)
+    x = 2 * torch.rand(200_000, generator=g) - 1
+    y = 3 * x - 1 + 0.3 * torch.randn(200_000, generator=g)
+    w = (x @ y) / (x @ x)  # the least-squares slope of y = w x
+    floor = float(((w * x - y) ** 2).mean())
+    assert abs(floor - key("00.6")) < 0.01 and agrees("00.6", floor)
