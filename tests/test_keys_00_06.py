@@ -69,3 +69,37 @@ def test_key_00_6():
     w = (x @ y) / (x @ x)  # the least-squares slope of y = w x
     floor = float(((w * x - y) ** 2).mean())
     assert abs(floor - key("00.6")) < 0.01 and agrees("00.6", floor)
+
+
+# ---------------------------------------------------------------- 01
+
+
+def _equivariant(f, rotations, points):
+    return all(torch.allclose(f(points @ R.T), f(points) @ R.T, atol=1e-9) for R in rotations)
+
+
+def test_key_01_4():
+    candidates = {  # the table of the problem set, written out again
+        "a": lambda x: x.mean(dim=0, keepdim=True),
+        "b": lambda x: x[:1],
+        "c": lambda x: x + torch.tensor([1.0, 0.0, 0.0]),
+        "d": lambda x: x[x[:, 0].argmax()].unsqueeze(0),
+        "e": lambda x: torch.linalg.cross(x[0], x[1]).unsqueeze(0),
+        "f": lambda x: x * x.norm(dim=1, keepdim=True),
+    }
+    points, rotations = torch.randn(12, 3, generator=torch.Generator().manual_seed(0)), rand_matrix(8, seed=1)
+    derived = "".join(letter for letter, f in candidates.items() if _equivariant(f, rotations, points))
+    assert set(derived) == set(key("01.4")) and agrees("01.4", derived)
+
+
+def test_key_01_6():
+    def forces(points):
+        x = points.clone().requires_grad_(True)
+        i, j = torch.triu_indices(len(x), len(x), offset=1)
+        energy = (((x[i] - x[j]).norm(dim=-1) - 1) ** 2).sum() + x[:, 2].sum()
+        return -torch.autograd.grad(energy, x)[0]
+
+    points = 1.5 * torch.randn(5, 3, generator=torch.Generator().manual_seed(2))
+    every, about_z = rand_matrix(6, seed=3), [matrix_z(a) for a in (0.4, 1.3, 2.9, 5.0)]
+    derived = "all" if _equivariant(forces, every, points) else "about z" if _equivariant(forces, about_z, points) else "none"
+    assert derived == key("01.6")
