@@ -103,3 +103,11 @@ def test_key_01_6():
     every, about_z = rand_matrix(6, seed=3), [matrix_z(a) for a in (0.4, 1.3, 2.9, 5.0)]
     derived = "all" if _equivariant(forces, every, points) else "about z" if _equivariant(forces, about_z, points) else "none"
     assert derived == key("01.6")
+
+
+# ---------------------------------------------------------------- 02
+
+
+def test_key_02_4():
+    derived, _ = decompose(lambda g: torch.det(g) * torch.kron(g, g))  # outer(vector, pseudovector)
+    assert irreps(derived) == irreps(key("02.4")) and agrees("02.4", str(derived))
