@@ -111,3 +111,22 @@ def test_key_01_6():
 def test_key_02_4():
     derived, _ = decompose(lambda g: torch.det(g) * torch.kron(g, g))  # outer(vector, pseudovector)
     assert irreps(derived) == irreps(key("02.4")) and agrees("02.4", str(derived))
+
+
+# ---------------------------------------------------------------- 03
+
+
+def test_key_03_1():
+    D2 = o3.Irrep("2e").D_from_matrix
+    derived, _ = decompose(lambda g: torch.kron(D2(g), D2(g)))
+    assert irreps(derived) == irreps(key("03.1")) and agrees("03.1", str(derived))
+
+
+@pytest.mark.parametrize("exercise_id, case", [("03.1", None), ("03.4", checks.Case(["1o", "2e"])), ("02.4", None)])
+def test_an_irreps_object_is_an_accepted_answer(exercise_id, case):
+    """An ``o3.Irreps`` reaches compare as plain data (a tuple of (mul, (l, p))): still a right answer."""
+    ex = checks.exercise(exercise_id)
+    case = case or checks.Case()
+    expected = ex.expected(case)
+    as_received = checks._detach(o3.Irreps(expected))
+    assert type(as_received) is tuple and ex.judge(as_received, expected, case) is None

@@ -11,7 +11,7 @@ import torch
 from e3nn import o3
 
 from symml.checks import Case, Exercise, as_bool, close
-from symml.checks.hints import compare_irreps
+from symml.checks.hints import compare_irreps, irreps_answer
 from symml.so3 import matrix_z, rand_matrix
 
 # P @ (x, y, z) = (y, z, x)
@@ -191,7 +191,7 @@ def _explain_ab(mine, want):
 
 
 def irreps_compare(got, expected, case=None):
-    return compare_irreps(got, expected, _explain_ab)
+    return compare_irreps(irreps_answer(got), expected, _explain_ab)
 
 
 # ---------------------------------------------------------------- 02.5 a numerical equivariance test

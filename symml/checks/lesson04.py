@@ -12,7 +12,7 @@ import symml.cg as symml_cg
 import symml.nn as symml_nn
 from symml.cg import clebsch_gordan
 from symml.checks import Case, Exercise, close
-from symml.checks.hints import as_student, compare_irreps, shortcuts
+from symml.checks.hints import as_student, compare_irreps, irreps_answer, shortcuts
 from symml.so3 import rand_matrix
 
 # ---------------------------------------------------------------- 04.1 Clebsch-Gordan from one Casimir eigenspace
@@ -89,7 +89,7 @@ def _explain_self_product(mine, want):
 
 
 def self_product_compare(got, expected, case=None):
-    return compare_irreps(got, expected, _explain_self_product)
+    return compare_irreps(irreps_answer(got), expected, _explain_self_product)
 
 
 # ---------------------------------------------------------------- 04.3 counting the paths of a tensor product
