@@ -130,3 +130,31 @@ def test_an_irreps_object_is_an_accepted_answer(exercise_id, case):
     expected = ex.expected(case)
     as_received = checks._detach(o3.Irreps(expected))
     assert type(as_received) is tuple and ex.judge(as_received, expected, case) is None
+
+
+# ---------------------------------------------------------------- 04
+
+
+def test_key_04_2():
+    from symml.cg import clebsch_gordan
+
+    x = torch.randn(6, 5, generator=torch.Generator().manual_seed(4))  # features of type 2e
+    survive = [l3 for l3 in range(5) if torch.einsum("ijk,ni,nj->nk", clebsch_gordan(2, 2, l3), x, x).abs().max() > 1e-9]
+    derived = " + ".join(f"{l3}e" for l3 in survive)  # x ⊗ x of an even x is even
+    assert irreps(derived) == irreps(key("04.2")) and agrees("04.2", derived)
+
+
+def _verdict_04_1(source):
+    from symml.checks import lesson04
+
+    answer = checks.hints.as_student(source, **lesson04.STUDENT_TOOLS)
+    return checks.grade("04.1", answer, seed=0)
+
+
+def test_04_1_the_copied_direct_solve_fails_and_the_casimir_method_passes():
+    from symml.checks import lesson04
+
+    for source in (lesson04.DIRECT_SOLVE, lesson04.WHOLE_SPACE_SOLVE):
+        v = _verdict_04_1(source)
+        assert v.status == "failed" and "the lesson's direct solve" in v.message, v.message
+    assert _verdict_04_1(lesson04.CASIMIR_METHOD).status == "passed"
