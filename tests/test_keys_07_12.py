@@ -186,3 +186,43 @@ def test_08_8_own_features_depth():
         if walks[0, 0] > 0:
             break
     assert key("08.8") == depth
+
+
+# ---------------------------------------------------------------- 09
+
+
+def test_09_3_star_vs_tetrahedron():
+    """By hand: what each net's one interaction can write (distances in its graph; P_1, P_2 of the bond angles)."""
+    bonds = {"star": torch.tensor([[1.0, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]]),
+             "tetrahedron": torch.tensor([[1.0, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]) / math.sqrt(3)}
+
+    def sees(lmax, cutoff):
+        def invariants(b):
+            pos = torch.cat([torch.zeros(1, 3), b])
+            d = torch.cdist(pos, pos)
+            found = [sorted(round(x, 9) for x in d[(d > 0) & (d < cutoff)].tolist())]
+            cos = b @ b.T
+            for l in range(1, lmax + 1):  # Σ_k P_l(r̂_j · r̂_k) for each bond j, and |Σ_k Y^l(r̂_k)|
+                P = torch.special.legendre_polynomial_p(cos, l)
+                found.append(sorted(round(x, 9) for x in P.sum(dim=1).tolist()))
+            return found
+        return invariants(bonds["star"]) != invariants(bonds["tetrahedron"])
+
+    truth = {"lmax 0": sees(0, 1.3), "lmax 1": sees(1, 1.3), "lmax 2": sees(2, 1.3), "lmax 0, second neighbours": sees(0, 2.5)}
+    assert key("09.3") == truth
+
+
+def test_09_4_units():
+    """β and a of err = a N^-β when every error is multiplied by 1000, fitted on the logarithms by hand."""
+    N = torch.tensor([10.0, 30, 100, 300])
+    err = 2.0 * N**-0.4 * torch.tensor([1.1, 0.9, 1.05, 0.97])
+
+    def fit(e):
+        A = torch.stack([torch.log(N), torch.ones(4)], dim=1)
+        slope, intercept = torch.linalg.lstsq(A, torch.log(e)[:, None]).solution[:, 0].tolist()
+        return -slope, math.exp(intercept)
+
+    (b1, a1), (b2, a2) = fit(err), fit(1000 * err)
+    changed = [name for name, moved in [("beta", abs(b2 - b1) > 1e-9), ("a", abs(a2 / a1 - 1) > 1e-9)] if moved]
+    truth = {(): "neither", ("beta",): "only beta", ("a",): "only a", ("beta", "a"): "both"}[tuple(changed)]
+    assert key("09.4") == truth
