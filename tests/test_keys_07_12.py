@@ -226,3 +226,112 @@ def test_09_4_units():
     changed = [name for name, moved in [("beta", abs(b2 - b1) > 1e-9), ("a", abs(a2 / a1 - 1) > 1e-9)] if moved]
     truth = {(): "neither", ("beta",): "only beta", ("a",): "only a", ("beta", "a"): "both"}[tuple(changed)]
     assert key("09.4") == truth
+
+
+# ---------------------------------------------------------------- 10-12: shapes and their operations
+
+SQUARE = torch.tensor([[1.0, 1, 0], [-1, 1, 0], [-1, -1, 0], [1, -1, 0]], dtype=torch.float64)
+
+
+def operations(pos, types=None):
+    from symml.symmetry import symmetry_operations
+
+    return symmetry_operations(pos, types)
+
+
+def kept_by(ops, pos, i):
+    """The operations that leave point i in place, about the centroid."""
+    c = pos.mean(dim=0)
+    moved = (pos[i] - c) @ ops.transpose(1, 2) + c
+    return ops[(moved - pos[i]).norm(dim=-1) < 1e-6]
+
+
+def test_10_1_pyramid_vectors():
+    pyramid = torch.tensor([[1.0, 0, 0], [-0.5, 3**0.5 / 2, 0], [-0.5, -(3**0.5) / 2, 0], [0, 0, 0.8]])
+    ops = operations(pyramid, ["H", "H", "H", "N"])
+    assert key("10.1") == {"N": allowed(kept_by(ops, pyramid, 3), "1o"), "H": allowed(kept_by(ops, pyramid, 0), "1o"),
+                           "whole molecule": allowed(ops, "1o")}
+
+
+def test_10_3_tetrahedron_lowest_l():
+    # T_d from its generators: a three-fold turn about (1,1,1), a two-fold about z, a mirror x ↔ y
+    three = torch.tensor([[0.0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    two = torch.diag(torch.tensor([-1.0, -1, 1]))
+    mirror = torch.tensor([[0.0, 1, 0], [1, 0, 0], [0, 0, 1]])
+    Td = group(three, two, mirror)
+    assert len(Td) == 24
+    lowest = next(l for l in range(1, 8) if allowed(Td, f"{l}{'e' if l % 2 == 0 else 'o'}") > 0)
+    assert key("10.3") == lowest
+
+
+def test_11_2_octahedron_irreps():
+    three = torch.tensor([[0.0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    four = torch.tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])
+    Oh = group(three, four, -torch.eye(3))
+    D4h = group(four, torch.diag(torch.tensor([1.0, -1, -1])), -torch.eye(3))
+    assert (len(Oh), len(D4h)) == (48, 16)
+    candidates = [f"{l}{p}" for l in range(5) for p in "eo"]
+    breaking = {ir for ir in candidates if allowed(D4h, ir) > allowed(Oh, ir)}
+    assert {str(ir) for _, ir in o3.Irreps(key("11.2"))} == breaking
+
+
+def test_11_4_rectangle_vs_rhombus():
+    diagonal = torch.tensor([[math.cos(math.pi / 4), -math.sin(math.pi / 4), 0], [math.sin(math.pi / 4), math.cos(math.pi / 4), 0], [0, 0, 1]])
+    stretch = torch.tensor([1.3, 0.9, 1.0])
+    rectangle, rhombus = SQUARE * stretch, (SQUARE @ diagonal.T) * stretch @ diagonal
+    G = operations(SQUARE)
+    irreps = [f"{l}{p}" for l in range(5) for p in "eo"]
+
+    def breaking(H):
+        return [ir for ir in irreps if allowed(H, ir) > allowed(G, ir)]
+
+    same = breaking(operations(rectangle)) == breaking(operations(rhombus))
+    assert key("11.4") == ("the same irreps" if same else "different irreps")
+
+
+def test_12_1_arrow_for_a_triangle():
+    from symml.symmetry import act
+
+    triangle = torch.tensor([[math.cos(a), math.sin(a), 0.0] for a in [math.pi / 2 + 2 * math.pi * k / 3 for k in range(3)]])
+    T = operations(triangle)
+    stretched = triangle * torch.tensor([1.0, 1.3, 1.0]) - triangle
+    keep_target = sum(bool(torch.allclose(act(R, triangle, stretched), stretched, atol=1e-9)) for R in T)
+    keep_arrow = int(((T @ torch.tensor([0.0, 1, 0]) - torch.tensor([0.0, 1, 0])).norm(dim=1) < 1e-9).sum())
+    assert key("12.1") == ("yes" if keep_arrow < keep_target else "no")
+
+
+def test_12_3_square_dipole():
+    G = operations(SQUARE)
+    x = torch.tensor([1.0, 0, 0])
+    axis = o3.spherical_harmonics(2, x, normalize=True)
+
+    def dipole_allowed(feature, irreps):
+        D = o3.Irreps(irreps).D_from_matrix(G)
+        kept = G[(D @ feature - feature).norm(dim=1) < 1e-9]
+        return allowed(kept, "1o") > 0
+
+    with_axis, with_arrow = dipole_allowed(axis, "2e"), dipole_allowed(x, "1o")
+    truth = {(False, False): "zero with either input", (True, False): "non-zero with the axis only",
+             (False, True): "non-zero with the arrow only", (True, True): "non-zero with either input"}[with_axis, with_arrow]
+    assert key("12.3") == truth
+
+
+def test_12_4_decision_chart():
+    """The chart of lesson 12 as a function of three facts, each scenario's facts stated by hand from its text."""
+
+    def chart(output_keeps_input_symmetry, several_outputs, related_by_symmetry=False):
+        if output_keeps_input_symmetry:
+            return "scalar sampling" if several_outputs else "direct prediction"
+        if several_outputs and related_by_symmetry:
+            return "nonscalar sampling"
+        return "missing information"
+
+    facts = {
+        "a": (False, True, False),  # irregular hexagons, not images of each other under the hexagon's operations
+        "b": (False, False),        # one rectangle from a square
+        "c": (False, True, True),   # domains along x, y, z: images under the cube's operations
+        "d": (True, True),          # a volume is a scalar: it keeps everything, but has several values
+        "e": (False, False),        # a non-zero dipole on an inversion-symmetric molecule
+        "f": (True, False),         # forces from the energy of the input itself
+    }
+    assert key("12.4") == {k: chart(*v) for k, v in facts.items()}
