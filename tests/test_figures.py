@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 from nbconvert import HTMLExporter
@@ -86,3 +87,11 @@ def test_without_a_browser_the_figure_still_shows(monkeypatch, tmp_path):
     monkeypatch.setattr(plot, "_BROWSER", None)
     assert plot.figure_png(plot.figure_json(go.Figure(go.Scatter(y=[1, 3, 2])))) is None
     assert plot._BROWSER is False, "the missing browser is remembered, not searched for at every figure"
+
+
+def test_a_heatmap_from_nested_lists_is_one_typed_array_with_its_shape():
+    """plotly.js draws no list of typed arrays: a 2D list must be packed whole, with its shape."""
+    z = [[float(i * j) for i in range(5)] for j in range(4)]
+    packed = plot.figure_json(go.Figure(go.Heatmap(z=z)))["data"][0]["z"]
+    assert packed["shape"] == "4, 5"
+    assert base64.b64decode(packed["bdata"]) == np.asarray(z, dtype=np.float32).tobytes()
