@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from symml.course import execute, release as course
+from symml import checks
 from symml.checks import MIMETYPE
 from symml.plot import PLOTLY_MIMETYPE
 
@@ -173,13 +174,34 @@ def test_committed_notebook_hygiene(path):
         assert len(json.dumps(figure)) <= 200_000
 
 
+def run(path: Path) -> nbformat.NotebookNode:
+    """The notebook executed top to bottom in a fresh kernel of this Python (cwd: its folder), not saved.
+
+    Raises ``nbclient.exceptions.CellExecutionError`` if a cell raises: a problem set must run
+    through, solved or not."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # what the notebook shows comes from this run only
+        if cell.cell_type == "code":
+            cell.outputs = []
+    NotebookClient(nb, km=execute._current_env_kernel_manager(), timeout=600,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
 @pytest.mark.parametrize("solution, exercise", list(course.pairs(ROOT)), ids=lambda p: p.name)
 def test_solutions_pass_and_exercises_start_not_attempted(solution, exercise):
-    solved, student = nbformat.read(solution, as_version=4), nbformat.read(exercise, as_version=4)
-    ids = checked_ids(solved)
-    assert 3 <= len(ids) <= 6 and len(set(ids)) == len(ids)
-    assert {d["status"] for _, d in outputs(solved, MIMETYPE)} == {"passed"}
-    assert checked_ids(student) == ids
+    """Run both notebooks: the solutions pass every exercise the lesson declares, each checked once,
+    in order; the student version runs through with every one of them not attempted."""
+    declared = list(checks.exercises(solution.name[:2]))
+    assert 3 <= len(declared) <= 6
+    solved = run(solution)
+    assert checked_ids(solved) == declared, "each declared exercise is checked once, in order"
+    verdicts = {d["exercise"]: (d["status"], d["message"]) for _, d in outputs(solved, MIMETYPE)}
+    assert all(status == "passed" for status, _ in verdicts.values()), {i: v for i, v in verdicts.items() if v[0] != "passed"}
+    student = run(exercise)
+    assert checked_ids(student) == declared
     assert {d["status"] for _, d in outputs(student, MIMETYPE)} == {"not attempted"}
 
 
