@@ -129,7 +129,7 @@ MUTANTS = [
     Mutant("release-keeps-solution", "symml release leaves the solution in the student's notebook",
            [Edit("symml/course/release.py", 'out.append(f"{indent}raise NotImplementedError({json.dumps(prompt, ensure_ascii=False)})")',
                  'out += kept[a + 1 : b]')],
-           ["tests/test_course.py", "-k", "not hygiene and not not_attempted"], GUIDE),
+           ["tests/test_course.py", "-k", "not hygiene and not not_attempted and not solutions_pass and not exercises_run"], GUIDE),
     # ------------------------------------------------ the grading and checks modules
     Mutant("tripwire-off", "the forbidden-call tripwire never installs its profile hook",
            [Edit("symml/checks/forbidden.py", "sys.setprofile(self._profile)", "pass")],
@@ -145,7 +145,7 @@ MUTANTS = [
            ["tests/test_checks.py", "-k", "passed_failed or never_raises or choice or close or 00.1"], TOOLS),
     Mutant("not-attempted-scores", "an exercise still raising NotImplementedError is judged passed",
            [Edit("symml/checks/__init__.py", 'return _with(v, "not attempted", "the body still raises NotImplementedError")', "return v")],
-           ["tests/test_checks.py", "-k", "passed_failed or not_attempted", "tests/test_course.py", "-k", "00_ and not_attempted"], TOOLS),
+           ["tests/test_checks.py", "-k", "passed_failed or not_attempted", "tests/test_course.py", "-k", "00_ and (not_attempted or exercises_run)"], TOOLS),
     Mutant("grade-counts-failures", "symml grade counts every test as passed",
            [Edit("symml/course/grade.py", 'passed = sum(status == "passed" for status, _ in verdicts)', "passed = len(verdicts)")],
            ["tests/test_grade.py", "-k", "gradescope or partial"], TOOLS),
