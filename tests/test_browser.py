@@ -12,7 +12,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from browser import binderenv
 from browser.labserver import JupyterLab, chromium
 

@@ -47,7 +47,6 @@ def test_requirement_installs_this_project_from_the_repository_the_readme_opens(
     """The cell's pip requirement, read as pip reads it: this project (pyproject.toml's name), from the
     GitHub repository whose notebooks the README's Colab links open (the README is written by hand)."""
     import tomllib
-
     from packaging.requirements import Requirement
 
     requirement = Requirement(colab.REQUIREMENT)

@@ -7,9 +7,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from symml.course import execute, release as course
 from symml import checks
 from symml.checks import MIMETYPE
+from symml.course import execute
+from symml.course import release as course
 from symml.plot import PLOTLY_MIMETYPE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from conftest import NO_CUDA
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from browser.labserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -58,11 +58,11 @@ class Edit:
             return f"{self.path} does not exist"
         text = file.read_text()
         pattern = self.old if self.regex else re.escape(self.old)
-        found = len(re.findall(pattern, text, flags=re.M))
+        found = len(re.findall(pattern, text, flags=re.MULTILINE))
         if found == 0 or (self.count != -1 and found != self.count):
             return f"{self.path}: {'pattern' if self.regex else 'text'} {self.old[:70]!r} found {found} times, expected {self.count}"
         new = self.new if self.regex else self.new.replace("\\", "\\\\")
-        file.write_text(re.sub(pattern, new, text, flags=re.M))
+        file.write_text(re.sub(pattern, new, text, flags=re.MULTILINE))
         return None
 
 
