@@ -205,7 +205,7 @@ def random_graphs(seed):
 @pytest.mark.parametrize("device", DEVICES)
 def test_net_is_equivariant_translation_invariant_and_permutation_equivariant(float64, device):
     torch.manual_seed(0)
-    net = EquivariantNet("0e+1o", "0e+0o+1o+1e+2e", lmax=2, max_radius=2.5, num_layers=2, num_neighbors=4.0).to(device)
+    net = EquivariantNet("0e+1o", "0e+0o+1o+1e+2e", lmax=2, max_radius=2.5, num_layers=2).to(device)
     pos, batch = random_graphs(0)
     pos, batch = pos.to(device), batch.to(device)
     x = o3.Irreps("0e+1o").randn(20, -1).to(device)
@@ -225,7 +225,7 @@ def test_net_is_equivariant_translation_invariant_and_permutation_equivariant(fl
 
 
 def test_gradients_reach_every_parameter(float64):
-    net = EquivariantNet("0e", "0e+1o", max_radius=2.5, num_layers=2, num_neighbors=4.0)
+    net = EquivariantNet("0e", "0e+1o", max_radius=2.5, num_layers=2)
     pos, batch = random_graphs(1)
     net(pos, batch=batch).pow(2).sum().backward()
     for name, p in net.named_parameters():
@@ -233,7 +233,7 @@ def test_gradients_reach_every_parameter(float64):
 
 
 def test_forces_rotate_with_the_molecule(float64):
-    net = EquivariantNet("3x0e", "0e", max_radius=3.0, num_layers=2, num_neighbors=4.0)
+    net = EquivariantNet("3x0e", "0e", max_radius=3.0, num_layers=2)
     pos, _, _ = water(4, seed=0)
     pos, batch = flatten_graphs(pos)
     types = torch.nn.functional.one_hot(torch.tensor([0, 1, 1]).repeat(4), 3).to(pos.dtype)
@@ -265,38 +265,15 @@ def test_primitive_cell_and_supercell_agree(float64):
 
 
 def test_bad_inputs(float64):
-    net = EquivariantNet("0e", "0e", max_radius=2.0, num_layers=1, num_neighbors=4.0)
+    net = EquivariantNet("0e", "0e", max_radius=2.0, num_layers=1)
     with pytest.raises(ValueError, match="x must have shape"):
         net(torch.randn(5, 3), torch.randn(5, 2))
     with pytest.raises(ValueError, match="reduce"):
         EquivariantNet(reduce="max")
     with pytest.raises(ValueError, match="pass the node features"):
-        EquivariantNet("1o", "0e", num_neighbors=4.0)(torch.randn(5, 3))
-    with pytest.raises(ValueError, match="num_neighbors"):
-        EquivariantNet("0e", "0e")  # a batch-dependent default would make outputs depend on batch partners
+        EquivariantNet("1o", "0e")(torch.randn(5, 3))
     with pytest.raises(ValueError, match="irreps_in"):
         Convolution("3 vectors", "0e")
-
-
-def test_output_independent_of_batch_partners(float64):
-    """A graph's output is the same alone and batched beside another graph (n̄ is the model's constant)."""
-    from symml.nn import average_num_neighbors
-
-    g = torch.Generator().manual_seed(3)
-    a, b = torch.randn(6, 3, generator=g), 0.7 * torch.randn(9, 3, generator=g)  # b is denser: more neighbours
-    n_bar = average_num_neighbors([a, b], 2.5)
-    assert abs(n_bar - (len(radius_graph(a, 2.5)[0]) + len(radius_graph(b, 2.5)[0])) / 15) < 1e-12
-    for reduce in ("sum", "mean"):
-        net = EquivariantNet("0e", "0e+1o", max_radius=2.5, num_layers=2, num_neighbors=n_bar, reduce=reduce)
-        alone = net(a)
-        batch = torch.cat([torch.zeros(6, dtype=torch.long), torch.ones(9, dtype=torch.long)])
-        together = net(torch.cat([a, b]), batch=batch)
-        assert (together[0] - alone[0]).abs().max() < 1e-12
-        assert (together[1] - net(b)[0]).abs().max() < 1e-12
-    per_node = EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1, num_neighbors=n_bar, reduce=None)
-    mean = EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1, num_neighbors=n_bar, reduce="mean")
-    mean.load_state_dict(per_node.state_dict())
-    assert (mean(b)[0] - per_node(b).mean(dim=0)).abs().max() < 1e-12  # "mean" is the per-node average
 
 
 def test_tetris_from_one_example_per_shape():
@@ -339,8 +316,8 @@ def test_a_float32_net_made_double_is_exact():
     from symml.irreps import D_from_matrix
 
     assert torch.get_default_dtype() == torch.float32
-    net = EquivariantNet("0e", "1o+0o", max_radius=2.5, num_layers=2, num_neighbors=4.0).double()
+    net = EquivariantNet("0e", "1o+0o", max_radius=2.5, num_layers=2).double()
     pos = torch.randn(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     for R in random_O3(2, seed=6):
         assert (net(pos @ R.T) - net(pos) @ D_from_matrix("1o+0o", R).T).abs().max() < 1e-10
-    assert EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1, num_neighbors=4.0)(pos.float()).dtype == torch.float32
+    assert EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1)(pos.float()).dtype == torch.float32
