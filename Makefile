@@ -22,18 +22,27 @@ LAB_FLAGS ?=
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.root_dir=. $(LAB_FLAGS) $(FIRST_LESSON)
 
-NOTEBOOKS = $(wildcard lessons/*.ipynb solutions/*.ipynb exercises/*.ipynb)
+NOTEBOOKS = $(wildcard lessons/*.ipynb solutions/*.ipynb)
+EXERCISES = $(wildcard exercises/*.ipynb)
 
 # Every stage runs, whatever an earlier one did; `make test` fails at the end if any stage failed.
 # Tests that need a system program (chromium, bwrap) are skipped, with the reason, where it is missing.
-# `make unit TESTS="tests/test_site.py -k offline"` runs some tests only.
+# `make unit TESTS="tests/test_site.py -k offline"` runs some tests only. JOBS workers (pytest-xdist;
+# a notebook's cells stay on one worker, in order); JOBS=0 runs everything in this process.
 TESTS ?= tests
-UNIT_TESTS     = $(BIN)/python -m pytest $(TESTS)
-NOTEBOOK_TESTS = $(BIN)/python -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(NOTEBOOKS)
+JOBS  ?= auto
+XDIST  = $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadfile)
+NBVAL  = --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+UNIT_TESTS     = $(BIN)/python -m pytest $(XDIST) $(TESTS)
+# lessons/ and solutions/ are committed with outputs: nbval compares every cell to them
+NOTEBOOK_TESTS = $(BIN)/python -m pytest $(XDIST) --nbval $(NBVAL) $(NOTEBOOKS)
+# exercises/ are committed without outputs (a student sees no answer): every cell must run
+EXERCISE_TESTS = $(BIN)/python -m pytest $(XDIST) --nbval-lax $(NBVAL) $(EXERCISES)
 test: $(STAMP)
 	@failed=""; \
 	echo "$(UNIT_TESTS)"; $(UNIT_TESTS) || failed="$$failed unit-tests"; \
 	echo "$(NOTEBOOK_TESTS)"; $(NOTEBOOK_TESTS) || failed="$$failed notebooks"; \
+	echo "$(EXERCISE_TESTS)"; $(EXERCISE_TESTS) || failed="$$failed exercises"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
 	echo "make test: every stage passed"
 

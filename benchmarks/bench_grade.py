@@ -1,6 +1,14 @@
-"""Seconds per notebook graded, against executing the same notebook with nbclient (what nbgrader's autograde does).
+"""Seconds per notebook graded, against executing the same notebook with nbclient (what nbgrader's autograde does);
+and with ``--memory``, the grader's own peak memory on an honest notebook against a hostile one.
 
     python benchmarks/bench_grade.py [--lesson 04] [--repeats 5] [--no-sandbox]
+    python benchmarks/bench_grade.py --memory [--repeats 1]
+
+``--memory`` grades, each in a fresh grader process, the solutions handed in as they are and the
+same with a flood: 300 prints of 1 MiB, one print of 100 MiB, a display of 200 MiB, and answers
+whose outputs are an 8 GiB view of one float and a 40 MB tensor. It prints the median peak
+resident memory of the grader process itself (``getrusage(RUSAGE_SELF)``: not the kernels) for
+each, and their ratio (goal: ≤ 1.5×).
 
 Both run as fresh processes, one notebook at a time, on a copy of a solutions notebook handed in
 as a student's: `symml execute` (nbclient, a plain kernel) and `symml grade` (a sandboxed kernel,
@@ -9,6 +17,8 @@ and their ratio (goal: grading ≤ 1.5× nbclient).
 """
 
 import argparse
+import json
+import os
 import resource
 import shutil
 import statistics
@@ -31,14 +41,61 @@ def timed(cmd) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+FLOOD = [
+    "for _ in range(300):\n    print('x' * 2**20)",
+    "print('y' * 100 * 2**20)",
+    "from IPython.display import publish_display_data\npublish_display_data({'text/plain': 'z' * 200 * 2**20})",
+]
+HUGE_ANSWERS = """import torch
+_honest1, _honest3 = cg_from_casimir, count_paths
+def cg_from_casimir(l1, l2, l3):
+    return torch.zeros(1).expand(2**30)      # 8 GiB once judged, 4 bytes sent
+cg_from_casimir = check("04.1", cg_from_casimir)
+def count_paths(a, b, c):
+    return torch.zeros(10**7)                # 40 MB, under the reply limit
+count_paths = check("04.3", count_paths)
+"""
+
+
+def peak_of(argv) -> float:
+    """The peak resident memory (MiB) of a grader process that runs ``symml grade ARGV``, its kernels not counted."""
+    code = ("import resource, sys\nfrom symml.course.grade import main\nmain(sys.argv[1:])\n"
+            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code, *argv], check=True, capture_output=True, text=True).stdout
+    return int(out.split("PEAK")[-1]) / 1024
+
+
+def memory(args, solution, symml):
+    nb = json.loads(solution.read_text())
+    hostile = dict(nb, cells=[{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": c} for c in FLOOD] + nb["cells"]
+                   + ([{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": HUGE_ANSWERS}] if args.lesson == "04" else []))
+    results = {"honest": [], "hostile": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(args.repeats):
+            for name, content in (("honest", nb), ("hostile", hostile)):
+                copy = Path(tmp) / f"{name}{k}" / solution.name
+                copy.parent.mkdir()
+                copy.write_text(json.dumps(content))
+                argv = [str(copy), "--out", str(copy.parent / "g.csv"), "--quiet", "--cell-timeout", "60"]
+                results[name].append(peak_of(argv + (["--no-sandbox"] if args.no_sandbox else [])))
+    med = {name: statistics.median(v) for name, v in results.items()}
+    print(f"problem set {args.lesson}, {args.repeats} runs each, median peak memory of the grader process:")
+    for name, value in med.items():
+        print(f"  {name:8s} {value:8.0f} MiB")
+    print(f"  ratio    {med['hostile'] / med['honest']:.2f}×   (goal ≤ 1.5×; the flood alone is {300 + 100 + 200} MiB of text)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lesson", default="04")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-sandbox", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="the grader's peak memory, honest against hostile")
     args = parser.parse_args()
     solution = next((ROOT / "solutions").glob(f"{args.lesson}_*.ipynb"))
     symml = [sys.executable, "-m", "symml"]
+    if args.memory:
+        return memory(args, solution, symml)
     results = {"nbclient": [], "symml grade": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(args.repeats):

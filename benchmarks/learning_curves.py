@@ -1,39 +1,43 @@
 r"""Learning curves of invariant (lmax = 0) and equivariant (lmax = 1, 2) nets on Stillinger–Weber silicon.
 
-The design follows NequIP's learning-curve experiment (Batzner et al., Nat. Commun. 13, 2453 (2022),
-Fig. 4): the same network with l = 0 only or with l ≥ 1 features, trained on energies and forces
-for training sets of growing size N, each to convergence, judged by the force MAE on held-out data.
+The design follows NequIP's learning curves (Batzner et al., Nat. Commun. 13, 2453 (2022)): the
+same network with l = 0 features only or with l ≥ 1 features, trained on energies and forces for
+training sets of growing size N, each until a validation criterion stops it, judged on held-out data.
 
 * Data: 8-atom periodic cells of diamond silicon, randomly strained (±2 %) and with every atom
   displaced by 0.1 Å (Gaussian, per coordinate), labelled by the Stillinger–Weber potential
-  (``symml.datasets.silicon``). SW has a three-body term ``(cos θ + 1/3)²``: the energy depends
-  on bond angles, which a net of distances alone cannot see.
-* Models: ``symml.train.potential_net(lmax)``, one ``EquivariantNet`` (one interaction layer and
-  the output convolution) whose hidden irreps stop at ``l = lmax``, with multiplicities
-  (``MATCHED_HIDDEN``) that give the three nets the same number of weights to within 5 %.
-* Training: ``symml.train.fit_potential`` with ``LEARNING_CURVE_FIT``: Adam, loss on energies per
-  atom and forces, learning rate halved on a validation plateau, early stopping on a fixed
-  validation set of 16 cells (at most 1,000 steps), best weights restored. Errors on a fixed test
-  set of 100 cells (``symml.datasets.silicon_splits``).
-* Training sets: N = 4, 10, 23, 54, 128 cells (1.5 decades), nested within a seed; seeds 0, 1, 2 change both
-  the draw of the training cells and the initial weights.
+  (``symml.datasets.silicon``), whose three-body term ``(cos θ + 1/3)²`` depends on bond angles.
+  ``silicon_learning_curve(seed, N, pool=500, valid=25, test=100)``: the training sets of one seed are nested
+  (size N is the first N cells of the seed's pool); validation and test cells are the same for
+  every seed and N, and never among the training cells.
+* Models: ``symml.train.potential_net(lmax, n̄)``, an ``EquivariantNet`` with two interactions and
+  the output convolution, radius ``R_MAX`` = 4.5 Å (first and second neighbour shells: bond
+  triangles are in the graph, so the lmax = 0 net is a fair message-passing baseline), hidden irreps
+  ``MATCHED_HIDDEN`` (5,296 to 5,616 weights: within 6 %), n̄ from the training set.
+* Training: ``symml.train.fit_potential`` with ``LEARNING_CURVE_FIT``: Adam (lr 5·10⁻³, batches of 8),
+  loss on energies per atom and forces; epochs of at least 128 structures; the learning rate halves
+  after 3 epochs without a better validation loss; a run stops after 8 such epochs or when the
+  learning rate would fall below lr/64, and its best weights are restored. Nothing is counted in
+  steps: a larger N gets proportionally more steps. ``max_epochs`` = 400 is a safety net; a run that
+  reaches it is written with ``converged = 0``.
+* Sizes N = 5, 12, 30, 75, 200, 500 (two decades), seeds 0…4 (the seed draws the training cells and
+  the initial weights).
 
-Each finished run is appended to ``benchmarks/results/learning_curves.csv`` (``force_mae`` in meV/Å
-per force component, ``energy_mae`` in meV/atom); a restarted run skips what is already there. At
-the end (or with ``--summary`` alone) it prints, per lmax, the exponent β of ``force MAE ∝ N^−β``
-fitted on log-log axes for each seed, and its mean ± sd over the seeds.
+Each finished run is appended to ``benchmarks/results/learning_curves.csv``: ``lmax, seed, n_train,
+params, force_mae`` (meV/Å per component, test set), ``energy_mae`` (meV/atom, test set), ``epochs,
+converged, steps, train_loss, valid_loss`` (the restored model's loss on its training and validation
+sets), ``lr`` (the last epoch's learning rate), ``wall_s`` (seconds, on whatever machine and load ran
+it: not a benchmark of speed). A restarted run skips what is already there, so the script can be
+killed and resumed at any time, in another session or on another machine; several processes may
+share the work (a lock file next to the CSV marks a run in progress; a stale lock from a killed
+process is removed with ``--unlock``). Runs are ordered so that a complete smaller design lands first:
+seeds 0–1 at N ≤ 200, then N = 500 for seeds 0–1, then seeds 2–4 in the same order.
 
-Every run is seeded and independent of the others, so the CSV does not depend on how the runs are
-spread over processes: several processes may share them (a lock file next to the CSV marks a run
-in progress). The shipped CSV was produced on a shared 2-core machine by one-thread processes,
-from the repository root:
-    nice -n 1 .venv/bin/python benchmarks/learning_curves.py --seeds 0 1
-    nice -n 1 .venv/bin/python benchmarks/learning_curves.py --seeds 2    # at the same time
-    nice -n 1 .venv/bin/python benchmarks/learning_curves.py              # when the second one ended
-(the first was restarted between two runs, resuming from the CSV). The 45 runs took 4,700 s
-together (wall time of each run, summed, on the loaded machine); 37 of them reached the 1,000-step
-cap. Rerunning any one run reproduces its row digit for digit.
-Run ``python benchmarks/learning_curves.py --summary`` to print the table from the CSV only.
+    nice -n 10 python benchmarks/learning_curves.py            # from the repository root; twice, to use two cores
+    python benchmarks/learning_curves.py --summary             # the table and exponents from the CSV alone
+
+Every run is seeded and independent of the others (one thread: the default), so rerunning any one
+reproduces its row up to floating-point summation order.
 """
 
 import argparse
@@ -44,14 +48,23 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from symml.datasets import silicon_splits
+from symml.datasets import silicon_learning_curve
 from symml.train import LEARNING_CURVE_FIT, fit_power_law, learning_curve_point
 
 CSV = Path(__file__).parent / "results" / "learning_curves.csv"
-COLUMNS = ["lmax", "seed", "n_train", "params", "force_mae", "energy_mae"]
-LMAX, SEEDS, SIZES = [0, 1, 2], [0, 1, 2], [4, 10, 23, 54, 128]  # 1.5 decades, evenly spaced in log N
+COLUMNS = ["lmax", "seed", "n_train", "params", "force_mae", "energy_mae", "epochs", "converged", "steps", "train_loss", "valid_loss", "lr", "wall_s"]
+LMAX, SEEDS, SIZES = [0, 1, 2], [0, 1, 2, 3, 4], [5, 12, 30, 75, 200, 500]  # two decades, evenly spaced in log N
+SPLITS = {"pool": max(SIZES), "valid": 25, "test": 100}
+
+
+def schedule(seeds=SEEDS):
+    """The runs ``(lmax, seed, n_train)`` in the order they are done: a complete smaller design first."""
+    runs = []
+    for block in ([s for s in seeds if s < 2], [s for s in seeds if s >= 2]):
+        runs += [(lmax, seed, n) for seed in block for n in SIZES[:-1] for lmax in LMAX]
+        runs += [(lmax, seed, SIZES[-1]) for seed in block for lmax in LMAX]  # the largest N last
+    return runs
 
 
 def finished(path: Path) -> dict:
@@ -67,32 +80,36 @@ def summary(path: Path):
     if not rows:
         print(f"no results in {path}")
         return
-    print(f"{'lmax':>4} {'params':>7} " + " ".join(f"{'N=' + str(n):>8}" for n in SIZES) + "   force MAE, meV/Å, mean over seeds")
+    for key, unit in [("force_mae", "meV/Å"), ("energy_mae", "meV/atom")]:
+        print(f"{'lmax':>4} {'params':>7} " + " ".join(f"{'N=' + str(n):>9}" for n in SIZES) + f"   {key}, {unit}: mean over seeds (number of seeds)")
+        for lmax in sorted({int(r["lmax"]) for r in rows}):
+            mine = [r for r in rows if int(r["lmax"]) == lmax]
+            cells = []
+            for n in SIZES:
+                values = [float(r[key]) for r in mine if int(r["n_train"]) == n]
+                cells.append(f"{statistics.mean(values):6.1f} ({len(values)})" if values else f"{'-':>9}")
+            print(f"{lmax:>4} {mine[0]['params']:>7} " + " ".join(cells))
+        print()
     for lmax in sorted({int(r["lmax"]) for r in rows}):
-        mine = [r for r in rows if int(r["lmax"]) == lmax]
-        cells = []
-        for n in SIZES:
-            values = [float(r["force_mae"]) for r in mine if int(r["n_train"]) == n]
-            cells.append(f"{statistics.mean(values):8.1f}" if values else f"{'-':>8}")
-        print(f"{lmax:>4} {mine[0]['params']:>7} " + " ".join(cells))
-    print()
-    for lmax in sorted({int(r["lmax"]) for r in rows}):
-        betas = []
-        for seed in sorted({int(r["seed"]) for r in rows}):
-            curve = sorted((int(r["n_train"]), float(r["force_mae"])) for r in rows if int(r["lmax"]) == lmax and int(r["seed"]) == seed)
-            if len(curve) == len(SIZES):
-                beta, _, r2 = fit_power_law(*zip(*curve))
-                betas.append(beta)
-                print(f"lmax = {lmax}, seed {seed}: β = {beta:.3f} (R² = {r2:.3f})")
-        if len(betas) > 1:
-            print(f"lmax = {lmax}: β = {statistics.mean(betas):.3f} ± {statistics.stdev(betas):.3f} (mean ± sd over {len(betas)} seeds)")
-        if betas:
-            print()
+        for key in ("force_mae", "energy_mae"):
+            betas = []
+            for seed in sorted({int(r["seed"]) for r in rows}):
+                curve = sorted((int(r["n_train"]), float(r[key])) for r in rows if int(r["lmax"]) == lmax and int(r["seed"]) == seed)
+                if len(curve) >= 3:
+                    betas.append(fit_power_law(*zip(*curve))[0])
+            if betas:
+                spread = f" ± {statistics.stdev(betas):.3f}" if len(betas) > 1 else ""
+                print(f"lmax = {lmax}, {key}: β = {statistics.mean(betas):.3f}{spread} (mean ± sd over {len(betas)} seeds, every size each has)")
+    print(f"{sum(int(r['converged']) for r in rows)} of {len(rows)} runs stopped by the validation criterion")
+
+
+def lock_path(path: Path, run) -> Path:
+    return path.with_name(f".{path.stem}-{'-'.join(map(str, run))}.lock")
 
 
 def claim(path: Path, run) -> Path | None:
     """A lock file for ``run`` next to the CSV, created atomically; None if another process holds it."""
-    lock = path.with_name(f".{path.stem}-{'-'.join(map(str, run))}.lock")
+    lock = lock_path(path, run)
     try:
         os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
@@ -102,7 +119,8 @@ def claim(path: Path, run) -> Path | None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--summary", action="store_true", help="print the table from the CSV and exit")
+    parser.add_argument("--summary", action="store_true", help="print the tables from the CSV and exit")
+    parser.add_argument("--unlock", action="store_true", help="remove every lock file (after a killed process) and exit")
     parser.add_argument("--csv", type=Path, default=CSV)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS, help="run only these seeds")
@@ -110,31 +128,32 @@ def main():
     if args.summary:
         summary(args.csv)
         return
+    if args.unlock:
+        for lock in args.csv.parent.glob(f".{args.csv.stem}-*.lock"):
+            lock.unlink()
+        return
     torch.set_num_threads(args.threads)
-    runs = [(lmax, seed, n) for seed in args.seeds for n in SIZES for lmax in LMAX]
+    torch.set_default_dtype(torch.float32)  # float32: the nets' equivariance holds to 1e-4, errors are meV
+    runs = schedule(args.seeds)
     done = finished(args.csv)
-    print(f"{sum(run in done for run in runs)} of {len(runs)} runs already in {args.csv}; fit_potential settings: {LEARNING_CURVE_FIT}")
+    print(f"{sum(run in done for run in runs)} of {len(runs)} runs already in {args.csv}; fit_potential settings: {LEARNING_CURVE_FIT}", flush=True)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
-    splits = {}
-    bar = tqdm(total=len(runs), initial=sum(run in done for run in runs))
     for run in runs:
         # several processes may share the work: skip what another has finished or is running
         if run in finished(args.csv) or (lock := claim(args.csv, run)) is None:
             continue
-        if run in finished(args.csv):  # finished between the two looks
-            lock.unlink()
-            continue
-        lmax, seed, n = run
-        bar.set_description(f"lmax={lmax} seed={seed} N={n}")
-        if seed not in splits:
-            splits[seed] = silicon_splits(seed, pool=max(SIZES))
-        pool, valid, test = splits[seed]
-        train = {key: value[:n] for key, value in pool.items()}  # nested: size n is the first n cells of the seed's pool
-        start = time.perf_counter()
         try:
+            if run in finished(args.csv):  # finished between the two looks
+                continue
+            lmax, seed, n = run
+            train, valid, test = silicon_learning_curve(seed, n, **SPLITS)
+            start = time.perf_counter()
             result = learning_curve_point(lmax, train, valid, test, seed=seed)
             row = {"lmax": lmax, "seed": seed, "n_train": n, "params": result["params"],
-                   "force_mae": f"{1000 * result['force_mae']:.3f}", "energy_mae": f"{1000 * result['energy_mae']:.3f}"}
+                   "force_mae": f"{1000 * result['force_mae']:.3f}", "energy_mae": f"{1000 * result['energy_mae']:.3f}",
+                   "epochs": result["epochs"], "converged": int(result["converged"]), "steps": result["steps"],
+                   "train_loss": f"{result['train_loss']:.5g}", "valid_loss": f"{result['valid_loss']:.5g}", "lr": f"{result['lr']:.3g}",
+                   "wall_s": f"{time.perf_counter() - start:.0f}"}
             new = not args.csv.exists()
             with args.csv.open("a", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=COLUMNS)
@@ -143,10 +162,7 @@ def main():
                 writer.writerow(row)
         finally:
             lock.unlink()
-        bar.update()
-        tqdm.write(f"lmax={lmax} seed={seed} N={n:3}: {result['params']} params, {result['steps']} steps, {time.perf_counter() - start:.0f} s, "
-                   f"force MAE {row['force_mae']} meV/Å, energy MAE {row['energy_mae']} meV/atom")
-    bar.close()
+        print(", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     summary(args.csv)
 
 

@@ -17,7 +17,7 @@ import torch
 
 from symml.so3 import rand_matrix
 
-__all__ = ["PEROVSKITE_B_SITES", "SI_LATTICE", "SW_SILICON", "TETRIS_NAMES", "cloud_energy", "diamond_silicon", "energy_and_forces", "flatten_graphs", "glazer_rotations", "perovskite", "point_clouds", "silicon", "silicon_splits", "stillinger_weber", "tetris", "tetris_predict", "tetris_targets", "water", "water_energy"]
+__all__ = ["PEROVSKITE_B_SITES", "SI_LATTICE", "SW_SILICON", "TETRIS_NAMES", "cloud_energy", "diamond_silicon", "energy_and_forces", "flatten_graphs", "glazer_rotations", "perovskite", "point_clouds", "silicon", "silicon_learning_curve", "silicon_splits", "stillinger_weber", "tetris", "tetris_predict", "tetris_targets", "water", "water_energy"]
 
 TETRIS_NAMES = ["chiral_left", "chiral_right", "square", "line", "corner", "L", "T", "zigzag"]
 _TETRIS = [  # the cubes' centres, in units of the cube's edge
@@ -263,6 +263,19 @@ def silicon_splits(seed: int, pool: int = 128, valid: int = 16, test: int = 100)
     errors) are drawn with their own fixed seeds, the same for every training seed and N.
     """
     return silicon(pool, seed=seed), silicon(valid, seed=10_000), silicon(test, seed=20_000)
+
+
+def silicon_learning_curve(seed: int, n: int, pool: int = 500, valid: int = 25, test: int = 100) -> tuple[dict, dict, dict]:
+    """One point of lesson 09's learning curves: ``(train, valid, test)``, ``train`` the first ``n`` of ``silicon_splits``' pool.
+
+    The pool is always drawn at its full size ``pool``, so for one seed a training set of size
+    ``n`` is contained in every larger one (nested sets: a learning curve measures more data, not
+    other data), and ``valid``/``test`` are the same cells for every seed and ``n``.
+    """
+    if not isinstance(n, int) or not 1 <= n <= pool:
+        raise ValueError(f"n must be a whole number of training cells between 1 and pool = {pool}, got {n!r}")
+    cells, valid_set, test_set = silicon_splits(seed, pool=pool, valid=valid, test=test)
+    return {key: value[:n] for key, value in cells.items()}, valid_set, test_set
 
 
 # ---- perovskites with tilted octahedra (lesson 11)

@@ -26,7 +26,7 @@ from e3nn import o3
 from symml.cg import clebsch_gordan
 from symml.sh import spherical_harmonics
 
-__all__ = ["Convolution", "EquivariantNet", "Gate", "Linear", "TensorProduct", "radial_basis", "radius_graph"]
+__all__ = ["Convolution", "EquivariantNet", "Gate", "Linear", "TensorProduct", "average_num_neighbors", "radial_basis", "radius_graph"]
 
 
 def _as_irreps(irreps, name: str) -> o3.Irreps:
@@ -290,6 +290,21 @@ def radius_graph(pos: torch.Tensor, r_max: float, batch: torch.Tensor | None = N
     return edge_src, edge_dst, offsets[s, edge_src]
 
 
+def average_num_neighbors(positions, r_max: float, cells=None) -> float:
+    r"""The mean number of neighbours closer than ``r_max`` per point, over a set of structures.
+
+    ``positions``: a list of ``(N_k, 3)`` tensors (the training set); ``cells``: None, or one
+    ``(3, 3)`` lattice (rows) per structure for crystals. Returns ``Σ_k E_k / Σ_k N_k`` (E_k edges of
+    ``radius_graph``): the constant ``n̄`` that ``EquivariantNet`` divides its sums by.
+    """
+    positions = list(positions)
+    cells = [None] * len(positions) if cells is None else list(cells)
+    if not positions or len(cells) != len(positions):
+        raise ValueError(f"give at least one structure and one cell per structure (got {len(positions)} structures, {len(cells)} cells)")
+    edges = sum(len(radius_graph(pos, r_max, cell=cell)[0]) for pos, cell in zip(positions, cells))
+    return edges / sum(len(pos) for pos in positions)
+
+
 def _check_batch(batch, N: int, device) -> torch.Tensor:
     if batch is None:
         return torch.zeros(N, dtype=torch.long, device=device)
@@ -344,8 +359,10 @@ class EquivariantNet(torch.nn.Module):
             previous layer are kept; every ``l > 0`` irrep gets a gate.
         lmax: the highest l of the spherical harmonics of the edge directions.
         max_radius: neighbours are points closer than this.
-        num_neighbors: the typical number of neighbours, used to normalise sums; default: the
-            average over the graph(s) at hand.
+        num_neighbors: the typical number of neighbours n̄, used to normalise sums (1/sqrt(n̄)).
+            Required: a constant of the model, taken once from the training set
+            (``average_num_neighbors``), as e3nn and NequIP do. Computing it from each batch would
+            make a graph's output depend on what it is batched with.
         reduce: ``"sum"`` or ``"mean"`` over the nodes of each graph, or None for per-node outputs.
 
     ``forward(pos, x=None, batch=None, cell=None)``: ``pos (N, 3)``, ``x (N, irreps_in.dim)``
@@ -359,6 +376,9 @@ class EquivariantNet(torch.nn.Module):
         super().__init__()
         if reduce not in ("sum", "mean", None):
             raise ValueError(f"reduce must be 'sum', 'mean' or None, got {reduce!r}")
+        if num_neighbors is None or not num_neighbors > 0:
+            raise ValueError(f"EquivariantNet needs num_neighbors > 0 (got {num_neighbors!r}): the mean number of neighbours within "
+                             "max_radius in the training set, e.g. num_neighbors=average_num_neighbors(train_positions, max_radius)")
         self.irreps_in = _as_irreps(irreps_in, "irreps_in")
         self.irreps_out = _as_irreps(irreps_out, "irreps_out")
         hidden = _as_irreps(irreps_hidden, "irreps_hidden")
@@ -388,11 +408,9 @@ class EquivariantNet(torch.nn.Module):
         if x.shape != (len(pos), self.irreps_in.dim):
             raise ValueError(f"x must have shape ({len(pos)}, {self.irreps_in.dim}) for {len(pos)} points and irreps_in = {self.irreps_in}, got {tuple(x.shape)}")
         edge_vec = pos[edge_src] + edge_shift - pos[edge_dst]
-        num_neighbors = self.num_neighbors or max(len(edge_src) / len(pos), 1.0)
-
         for layer in self.layers:
-            x = layer["gate"](layer["conv"](x, edge_src, edge_dst, edge_vec, num_neighbors))
-        x = self.output(x, edge_src, edge_dst, edge_vec, num_neighbors)
+            x = layer["gate"](layer["conv"](x, edge_src, edge_dst, edge_vec, self.num_neighbors))
+        x = self.output(x, edge_src, edge_dst, edge_vec, self.num_neighbors)
         if self.reduce is None:
             return x
         num_graphs = int(batch.max()) + 1 if len(batch) else 0

@@ -1,8 +1,9 @@
 """Training loops for the lessons.
 
 * ``train``: Adam on any loss, with a progress bar and the history of the loss.
-* ``fit_potential``: an interatomic potential (``Potential``) on energies and forces, with early
-  stopping on a validation set; ``potential_errors`` its test errors.
+* ``fit_potential``: an interatomic potential (``Potential``) on energies and forces, trained until
+  a validation set stops it (patience in epochs, learning-rate decay on plateaus, a floor);
+  ``potential_errors`` its test errors.
 * ``learning_curve_point``, ``potential_net``, ``fit_power_law``: the silicon learning curves of
   lesson 09 and ``benchmarks/learning_curves.py``, which run this same code.
 """
@@ -12,7 +13,7 @@ import math
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["LEARNING_CURVE_FIT", "MATCHED_HIDDEN", "Potential", "fit_potential", "fit_power_law", "learning_curve_point", "potential_errors", "potential_net", "train"]
+__all__ = ["ANGLE_BLIND", "LEARNING_CURVE_FIT", "MATCHED_HIDDEN", "R_MAX", "Potential", "fit_potential", "fit_power_law", "learning_curve_point", "potential_errors", "potential_net", "train"]
 
 
 def train(model: torch.nn.Module, loss_fn, steps: int, lr: float = 1e-2, every: int = 10, evaluate=None, progress: bool = True) -> dict:
@@ -113,38 +114,60 @@ def _loss(model: Potential, energy, forces, part, energy_weight: float = ENERGY_
     return energy_weight * e + f
 
 
-def fit_potential(net: torch.nn.Module, train: dict, valid: dict, lr: float = 5e-3, batch_size: int = 4, eval_every: int = 20,
-                  patience: int = 10, max_steps: int = 4000, seed: int = 0, progress: bool = True) -> tuple[Potential, dict]:
-    r"""Train ``net`` on energies and forces with early stopping; returns ``(potential, history)``.
+def _epoch_order(n: int, epoch_size: int, g: torch.Generator) -> torch.Tensor:
+    # one epoch: passes over the n structures, each in a fresh random order, until at least
+    # epoch_size structures have been seen (a tiny training set is repeated, a large one seen once)
+    passes = max(1, math.ceil(epoch_size / n))
+    return torch.cat([torch.randperm(n, generator=g) for _ in range(passes)])
+
+
+def fit_potential(net: torch.nn.Module, train: dict, valid: dict, lr: float = 5e-3, batch_size: int = 8, epoch_size: int = 32,
+                  patience: int = 10, decay_patience: int = 3, decay: float = 0.5, min_lr: float | None = None, max_epochs: int = 500,
+                  seed: int = 0, progress: bool = True) -> tuple[Potential, dict]:
+    r"""Train ``net`` on energies and forces until the validation loss stops improving; returns ``(potential, history)``.
 
     The loss is ``mean((ΔE/atoms)²) + mean(ΔF²)``, both in units of the training forces' RMS
-    (``Potential.scale``), minimised by Adam on mini-batches of ``batch_size`` structures. Every
-    ``eval_every`` steps the loss on ``valid`` is measured: the learning rate halves after
-    ``patience // 2`` measurements without a new best, training stops after ``patience`` (or
-    ``max_steps``), and the weights of the best measurement are restored. The validation set alone
-    decides when to stop, so the test set stays untouched.
+    (``Potential.scale``), minimised by Adam on mini-batches of ``batch_size`` structures. An epoch
+    is one pass over ``train`` in random order (repeated until it holds ``epoch_size`` structures, so
+    a training set of 5 is not judged every step). After each epoch the loss on ``valid`` is
+    measured and training follows three rules, all counted in epochs, none in steps:
+
+    * learning-rate decay on a plateau: ``decay_patience`` epochs without a new best multiply the
+      learning rate by ``decay``;
+    * a floor: when the learning rate would fall below ``min_lr`` (default ``lr / 64``), stop;
+    * early stopping: ``patience`` epochs without a new best, stop;
+
+    and the weights of the best epoch are restored. ``max_epochs`` is a safety net only: a run that
+    reaches it is reported as not converged. The validation set alone decides, the test set stays untouched.
 
     ``train``, ``valid``: dicts ``pos (G, atoms, 3)``, ``cell (G, 3, 3)``, ``energy (G,)``,
-    ``forces (G, atoms, 3)`` (``symml.datasets.silicon``). ``history``: ``step``, ``train_loss``
-    (mean over the steps since the last record), ``valid_loss``, ``lr``.
+    ``forces (G, atoms, 3)`` (``symml.datasets.silicon``). ``history``: per epoch ``epoch``,
+    ``step``, ``train_loss`` (mean over the epoch's steps), ``valid_loss``, ``lr``; and
+    ``converged`` (stopped by a rule, not by ``max_epochs``), ``stopped`` (which rule),
+    ``best_epoch``, ``best_valid_loss``.
     """
     import copy
 
     from symml.datasets import energy_and_forces
 
+    for name, value in [("batch_size", batch_size), ("epoch_size", epoch_size), ("patience", patience), ("decay_patience", decay_patience), ("max_epochs", max_epochs)]:
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not 0 < decay < 1:
+        raise ValueError(f"decay must be between 0 and 1 (the factor the learning rate is multiplied by), got {decay!r}")
+    min_lr = lr / 64 if min_lr is None else min_lr
     atoms = train["pos"].shape[1]
     scale = train["forces"].pow(2).mean().sqrt().item()
     shift = (train["energy"] / atoms).mean().item()
     model = Potential(net, scale, shift)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(patience // 2 - 1, 0))
     g = torch.Generator().manual_seed(seed)
-    history = {"step": [], "train_loss": [], "valid_loss": [], "lr": []}
-    best, best_state, waited, running = float("inf"), copy.deepcopy(model.state_dict()), 0, []
-    bar = tqdm(total=max_steps, disable=not progress, leave=False)
-    step = 0
-    while step < max_steps and waited < patience:
-        for part in _batches(train, batch_size, torch.randperm(len(train["energy"]), generator=g)):
+    history = {"epoch": [], "step": [], "train_loss": [], "valid_loss": [], "lr": []}
+    best, best_state, best_epoch, waited, step, stopped = float("inf"), copy.deepcopy(model.state_dict()), 0, 0, 0, "max_epochs"
+    bar = tqdm(range(1, max_epochs + 1), disable=not progress, leave=False)
+    for epoch in bar:
+        running = []
+        for part in _batches(train, batch_size, _epoch_order(len(train["energy"]), epoch_size, g)):
             optimizer.zero_grad()
             energy, forces = energy_and_forces(model, part["pos"], part["cell"], training=True)
             loss = _loss(model, energy, forces, part)
@@ -152,65 +175,88 @@ def fit_potential(net: torch.nn.Module, train: dict, valid: dict, lr: float = 5e
             optimizer.step()
             running.append(loss.item())
             step += 1
-            bar.update()
-            if step % eval_every == 0 or step == max_steps:
-                valid_loss = potential_errors(model, valid)["loss"]
-                scheduler.step(valid_loss)
-                for key, value in zip(history, (step, sum(running) / len(running), valid_loss, optimizer.param_groups[0]["lr"])):
-                    history[key].append(value)
-                running = []
-                if valid_loss < best:
-                    best, best_state, waited = valid_loss, copy.deepcopy(model.state_dict()), 0
-                else:
-                    waited += 1
-                bar.set_postfix(valid=f"{valid_loss:.3g}", best=f"{best:.3g}")
-                if waited >= patience or step >= max_steps:
-                    break
+        valid_loss = potential_errors(model, valid)["loss"]
+        for key, value in zip(history, (epoch, step, sum(running) / len(running), valid_loss, optimizer.param_groups[0]["lr"])):
+            history[key].append(value)
+        if valid_loss < best:
+            best, best_state, best_epoch, waited = valid_loss, copy.deepcopy(model.state_dict()), epoch, 0
+        else:
+            waited += 1
+        bar.set_postfix(valid=f"{valid_loss:.3g}", best=f"{best:.3g}", lr=f"{optimizer.param_groups[0]['lr']:.2g}")
+        if waited >= patience:
+            stopped = "patience"
+            break
+        if waited and waited % decay_patience == 0:
+            if optimizer.param_groups[0]["lr"] * decay < min_lr * (1 - 1e-9):
+                stopped = "lr floor"
+                break
+            for group in optimizer.param_groups:
+                group["lr"] *= decay
     bar.close()
     model.load_state_dict(best_state)
+    history.update(converged=stopped != "max_epochs", stopped=stopped, best_epoch=best_epoch, best_valid_loss=best)
     return model, history
 
 
 # ---- learning curves (benchmarks/learning_curves.py and lesson 09 run this same code)
 
-# Hidden irreps per lmax with (almost) the same number of weights, 1,530 to 1,600: whatever
-# differs between the three nets is the order of the spherical harmonics, not their size.
-MATCHED_HIDDEN = {0: "36x0e", 1: "20x0e + 10x1o", 2: "16x0e + 8x1o + 6x2e"}
+# The cutoff of the learning-curve nets: beyond diamond's second-neighbour shell (a/√2 = 3.84 Å),
+# short of the third (4.50 Å, where the envelope is zero). With both shells in the graph, the three
+# sides of a bond triangle are edges, so even the invariant net can learn angles through distances.
+R_MAX = 4.5
+
+# Hidden irreps per lmax with (almost) the same number of weights, 5,300 to 5,620 with two
+# interactions: whatever differs between the three nets is the order of the spherical harmonics.
+MATCHED_HIDDEN = {0: "16x0e", 1: "10x0e + 4x1o", 2: "8x0e + 3x1o + 2x2e"}
+
+# The expressivity control of lesson 09's star test: one interaction, lmax 0, and the
+# Stillinger-Weber cutoff aσ = 3.77 Å (first neighbours only). It is blind to every angle by
+# construction, so it measures what a net can express, not how fast it learns.
+ANGLE_BLIND = {"lmax": 0, "hidden": "36x0e", "num_layers": 1, "max_radius": 3.7718}
 
 
-def potential_net(lmax: int, hidden: str | None = None, num_layers: int = 1):
+def potential_net(lmax: int, num_neighbors: float, hidden: str | None = None, num_layers: int = 2, max_radius: float = R_MAX):
     """The ``EquivariantNet`` of the silicon learning curves: energy ``0e`` from ``lmax`` and ``MATCHED_HIDDEN[lmax]``.
 
-    One interaction (a convolution and a gate) and the output convolution: the energy is a sum
-    over atoms i and neighbours j of the features of j, which hold ``Σ_k R(r_jk) Y^l(r̂_jk)``,
-    coupled to ``Y^l(r̂_ij)``, i.e. of terms ``R(r_ij) R'(r_jk) P_l(cos θ_ijk)`` with ``l ≤ lmax``.
-    Its cutoff is the Stillinger–Weber cutoff ``aσ``, so it sees exactly the neighbours the
-    potential sees; sums over neighbours are divided by sqrt(4), diamond's coordination, a fixed
-    number (the default, an average over the batch at hand, would make an energy depend on the
-    other structures in its batch).
+    Two interactions (a convolution and a gate each) and the output convolution, radius ``R_MAX``.
+    ``num_neighbors``: the model's constant n̄ (sums over neighbours are divided by sqrt(n̄)), taken
+    from the training set with ``symml.nn.average_num_neighbors``. ``potential_net(**ANGLE_BLIND,
+    num_neighbors=...)`` is the angle-blind control.
     """
-    from symml.datasets import SW_SILICON
     from symml.nn import EquivariantNet
 
     hidden = MATCHED_HIDDEN[lmax] if hidden is None else hidden
-    return EquivariantNet("0e", "0e", irreps_hidden=hidden, lmax=lmax, max_radius=SW_SILICON["a"] * SW_SILICON["sigma"], num_layers=num_layers, num_neighbors=4.0)
+    return EquivariantNet("0e", "0e", irreps_hidden=hidden, lmax=lmax, max_radius=max_radius, num_layers=num_layers, num_neighbors=num_neighbors)
 
 
 # fit_potential's settings in benchmarks/learning_curves.py
-LEARNING_CURVE_FIT = {"lr": 5e-3, "batch_size": 8, "eval_every": 25, "patience": 6, "max_steps": 1000}
+LEARNING_CURVE_FIT = {"lr": 5e-3, "batch_size": 8, "epoch_size": 128, "patience": 8, "decay_patience": 3, "decay": 0.5, "max_epochs": 400}
 
 
-def learning_curve_point(lmax: int, train: dict, valid: dict, test: dict, seed: int = 0, progress: bool = False, **fit) -> dict:
-    """Train a fresh ``potential_net(lmax)`` (initialised from ``seed``) on ``train`` with early stopping on ``valid``; errors on ``test``.
+def learning_curve_point(lmax: int, train: dict, valid: dict, test: dict, seed: int = 0, progress: bool = False, net: dict | None = None, **fit) -> dict:
+    """Train a fresh ``potential_net(lmax)`` (initialised from ``seed``) on ``train`` until ``valid`` stops it; errors on ``test``.
 
-    Returns ``{"params", "force_mae" (eV/Å), "energy_mae" (eV/atom), "steps", "history"}``, the last
-    two from ``fit_potential``. ``fit``: keywords for ``fit_potential``, overriding ``LEARNING_CURVE_FIT``.
+    ``net``: keywords for ``potential_net`` (e.g. ``ANGLE_BLIND`` without its lmax); ``fit``:
+    keywords for ``fit_potential``, overriding ``LEARNING_CURVE_FIT``. n̄ is the training set's
+    ``average_num_neighbors`` at the net's radius.
+
+    Returns ``{"params", "force_mae" (eV/Å), "energy_mae" (eV/atom), "train_loss", "valid_loss",
+    "epochs", "steps", "converged", "lr", "history", "model"}``: test errors, the restored model's losses on
+    the training and validation sets, and from ``fit_potential``'s history the epochs and steps
+    run, whether a rule stopped it, and the final learning rate.
     """
+    from symml.nn import average_num_neighbors
+
+    net = dict(net or {})
+    radius = net.get("max_radius", R_MAX)
+    num_neighbors = average_num_neighbors(list(train["pos"]), radius, list(train["cell"]))
     torch.manual_seed(seed)
-    net = potential_net(lmax).to(train["pos"].dtype)
-    model, history = fit_potential(net, train, valid, seed=seed, progress=progress, **{**LEARNING_CURVE_FIT, **fit})
+    model_net = potential_net(lmax, num_neighbors, **net).to(train["pos"].dtype)
+    model, history = fit_potential(model_net, train, valid, seed=seed, progress=progress, **{**LEARNING_CURVE_FIT, **fit})
     errors = potential_errors(model, test)
-    return {"params": sum(p.numel() for p in net.parameters()), "force_mae": errors["force_mae"], "energy_mae": errors["energy_mae"], "steps": history["step"][-1], "history": history}
+    return {"params": sum(p.numel() for p in model_net.parameters()), "force_mae": errors["force_mae"], "energy_mae": errors["energy_mae"],
+            "train_loss": potential_errors(model, train)["loss"], "valid_loss": history["best_valid_loss"], "epochs": history["epoch"][-1],
+            "steps": history["step"][-1], "converged": history["converged"], "lr": history["lr"][-1], "history": history, "model": model}
 
 
 def fit_power_law(N, error) -> tuple[float, float, float]:

@@ -7,6 +7,7 @@ since the repository on GitHub is not reachable from here.
 """
 
 import json
+import re
 import subprocess
 import sys
 import types
@@ -42,9 +43,18 @@ def test_the_cell_installs_symml_from_the_repository_on_colab(recorded_pip, monk
     assert recorded_pip[-1][-1] == "/wheels/symml-0.1.0-py3-none-any.whl"
 
 
-def test_requirement_names_the_repository_the_links_open():
-    assert colab.REQUIREMENT == f"symml @ git+https://github.com/{site.REPOSITORY}"
-    assert f"github/{site.REPOSITORY}/" in site.colab_url("lessons/00_x.ipynb")
+def test_requirement_installs_this_project_from_the_repository_the_readme_opens():
+    """The cell's pip requirement, read as pip reads it: this project (pyproject.toml's name), from the
+    GitHub repository whose notebooks the README's Colab links open (the README is written by hand)."""
+    import tomllib
+    from packaging.requirements import Requirement
+
+    requirement = Requirement(colab.REQUIREMENT)
+    assert requirement.name == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    opened = set(re.findall(r"\(https://colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/blob/", (ROOT / "README.md").read_text()))
+    assert len(opened) == 1, f"the README opens notebooks from {opened}"
+    assert requirement.url == f"git+https://github.com/{opened.pop()}"
+    assert not requirement.extras and not requirement.specifier
 
 
 def notebook(*sources):

@@ -7,8 +7,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from symml.course import execute, release as course
+from symml import checks
 from symml.checks import MIMETYPE
+from symml.course import execute
+from symml.course import release as course
 from symml.plot import PLOTLY_MIMETYPE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,13 +175,40 @@ def test_committed_notebook_hygiene(path):
         assert len(json.dumps(figure)) <= 200_000
 
 
-@pytest.mark.parametrize("solution, exercise", list(course.pairs(ROOT)), ids=lambda p: p.name)
-def test_solutions_pass_and_exercises_start_not_attempted(solution, exercise):
-    solved, student = nbformat.read(solution, as_version=4), nbformat.read(exercise, as_version=4)
-    ids = checked_ids(solved)
-    assert 3 <= len(ids) <= 6 and len(set(ids)) == len(ids)
-    assert {d["status"] for _, d in outputs(solved, MIMETYPE)} == {"passed"}
-    assert checked_ids(student) == ids
+def run(path: Path) -> nbformat.NotebookNode:
+    """The notebook executed top to bottom in a fresh kernel of this Python (cwd: its folder), not saved.
+
+    Raises ``nbclient.exceptions.CellExecutionError`` if a cell raises: a problem set must run
+    through, solved or not."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # what the notebook shows comes from this run only
+        if cell.cell_type == "code":
+            cell.outputs = []
+    NotebookClient(nb, km=execute._current_env_kernel_manager(), timeout=600,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
+@pytest.mark.parametrize("solution", [s for s, _ in course.pairs(ROOT)], ids=lambda p: p.name)
+def test_solutions_pass_every_exercise(solution):
+    """The committed solutions pass every exercise the lesson declares, each checked once, in order.
+
+    nbval re-runs each solution and compares these outputs, so the committed verdicts are the run's."""
+    declared = list(checks.exercises(solution.name[:2]))
+    assert 3 <= len(declared) <= 8
+    solved = nbformat.read(solution, as_version=4)
+    assert checked_ids(solved) == declared, "each declared exercise is checked once, in order"
+    verdicts = {d["exercise"]: (d["status"], d["message"]) for _, d in outputs(solved, MIMETYPE)}
+    assert all(status == "passed" for status, _ in verdicts.values()), {i: v for i, v in verdicts.items() if v[0] != "passed"}
+
+
+@pytest.mark.parametrize("exercise", [e for _, e in course.pairs(ROOT)], ids=lambda p: p.name)
+def test_exercises_run_through_not_attempted(exercise):
+    """Run the student version: every cell runs, and every declared exercise is checked, not attempted."""
+    student = run(exercise)
+    assert checked_ids(student) == list(checks.exercises(exercise.name[:2]))
     assert {d["status"] for _, d in outputs(student, MIMETYPE)} == {"not attempted"}
 
 

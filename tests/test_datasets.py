@@ -16,6 +16,7 @@ from symml.datasets import (
 from symml.so3 import rand_matrix
 from symml.train import (
     MATCHED_HIDDEN,
+    R_MAX,
     Potential,
     fit_potential,
     fit_power_law,
@@ -113,14 +114,17 @@ def test_silicon_matches_matscipy():
             assert torch.allclose(torch.from_numpy(atoms.get_forces()), forces, atol=1e-8)
 
 
-def test_matched_nets_have_the_same_size():
-    sizes = [sum(p.numel() for p in potential_net(lmax).parameters()) for lmax in MATCHED_HIDDEN]
-    assert max(sizes) / min(sizes) < 1.1
+def test_matched_nets_have_the_same_size_and_see_the_second_shell():
+    sizes = [sum(p.numel() for p in potential_net(lmax, 16.0).parameters()) for lmax in MATCHED_HIDDEN]
+    assert max(sizes) / min(sizes) < 1.1 and min(sizes) >= 5000
+    assert all(len(potential_net(lmax, 16.0).layers) >= 2 for lmax in MATCHED_HIDDEN)
+    # diamond's second-neighbour distance a/√2 is inside the cutoff, the third a√11/4 is not
+    assert SI_LATTICE / math.sqrt(2) < R_MAX <= SI_LATTICE * math.sqrt(11) / 4
 
 
 def test_potential_is_equivariant_and_extensive():
     torch.manual_seed(0)
-    model = Potential(potential_net(1), scale=1.3, shift=-4.0)
+    model = Potential(potential_net(1, 16.0), scale=1.3, shift=-4.0)
     data = silicon(2, seed=9)
     R = -rand_matrix(seed=10)  # a rotation with inversion
     energy, forces = energy_and_forces(model, data["pos"], data["cell"])
@@ -133,18 +137,18 @@ def test_potential_is_equivariant_and_extensive():
     assert energy_and_forces(model, doubled, big_cell)[0].item() == pytest.approx(2 * energy[0].item(), abs=1e-9)
 
 
-def test_fit_potential_learns_and_stops_on_the_validation_set():
+def test_fit_potential_learns_and_a_validation_rule_stops_it():
     torch.set_default_dtype(torch.float32)
     train, valid = silicon(8, seed=11), silicon(4, seed=12)
     torch.manual_seed(0)
-    net = potential_net(0)
+    net = potential_net(0, 16.0)
     before = potential_errors(Potential(net, train["forces"].pow(2).mean().sqrt().item(), (train["energy"] / 8).mean().item()), valid)
-    model, history = fit_potential(net, train, valid, lr=1e-2, eval_every=10, patience=3, max_steps=60, progress=False)
+    model, history = fit_potential(net, train, valid, lr=5e-3, epoch_size=16, patience=4, decay_patience=2, min_lr=5e-3 / 4, max_epochs=200, progress=False)
     after = potential_errors(model, valid)
-    assert after["loss"] < 0.5 * before["loss"]
-    assert after["loss"] == pytest.approx(min(history["valid_loss"]), rel=1e-4)  # the best weights were restored
-    assert history["step"][-1] <= 60
-    assert after["force_mae"] < before["force_mae"]
+    assert after["loss"] < 0.5 * before["loss"] and after["force_mae"] < before["force_mae"]
+    # a rule stopped it (patience, or the floor: two halvings allowed, the third refused), long before max_epochs
+    assert history["converged"] and history["stopped"] in ("patience", "lr floor") and history["epoch"][-1] < 200
+    assert min(history["lr"]) >= 5e-3 / 4
 
 
 def test_fit_power_law_recovers_an_exponent():

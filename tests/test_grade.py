@@ -1,8 +1,9 @@
 """`symml grade` on every problem set: the solutions, the blank release, one exercise wrong, twice.
 
 One grading run covers all 13 problem sets (kernels are slow to start: the run is shared), in
-nbgrader's ``submitted/<student>/<assignment>/<notebook>.ipynb`` layout. The hostile class is in
-tests/test_sandbox.py.
+nbgrader's ``submitted/<student>/<assignment>/<notebook>.ipynb`` layout (``SYMML_TEST_LESSONS=07,10``
+narrows it while iterating). The hostile class is in tests/test_sandbox.py. Predictions are
+formative unless switched on: the points counted here are the function exercises'.
 """
 
 import json
@@ -21,7 +22,8 @@ from symml import checks
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*$", re.S | re.M)
 CHECK_ID = re.compile(r"""check\(\s*["'](\d\d\.\d+)["']""")
-LESSONS = checks.lessons()
+LESSONS = [lesson for lesson in checks.lessons() if lesson in os.environ.get("SYMML_TEST_LESSONS", lesson)]
+SUMMARY_LINE = re.compile(r"^  (\d\d\.\d+)( \(formative\))?: (\d+)/(\d+) passed \((\d+)%\)$", re.M)
 
 
 def sandbox_args() -> list[str]:
@@ -57,9 +59,9 @@ def regions(nb) -> list[tuple[int, str]]:
 
 
 def with_one_wrong(lesson: str) -> tuple[nbformat.NotebookNode, str]:
-    """The solutions with one exercise's region replaced by a wrong answer (``None``); which one varies by lesson."""
+    """The solutions with one function exercise's region replaced by a wrong answer (``None``); which one varies by lesson."""
     nb = nbformat.read(solutions_notebook(lesson), as_version=4)
-    found = regions(nb)
+    found = [(k, i) for k, i in regions(nb) if not checks.exercise(i).prediction]
     k, exercise_id = found[int(lesson) % len(found)]
     ex = checks.exercise(exercise_id)
 
@@ -106,7 +108,8 @@ def row(book, student, lesson):
 
 
 def declared_points(lesson):
-    return {e.id: float(e.points) for e in checks.exercises(lesson).values()}
+    """The points each exercise is worth by default: its declared points, 0 for a (formative) prediction."""
+    return {e.id: 0.0 if e.prediction else float(e.points) for e in checks.exercises(lesson).values()}
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -158,14 +161,42 @@ def test_gradebook_reports_and_summary(course):
     reports = sorted((folder / "grades-feedback").rglob("*.md"))
     assert len(reports) == 3 * len(LESSONS), "one report per submission: none overwrites another"
     assert {p.relative_to(folder / "grades-feedback").parts[0] for p in reports} == {"solved", "blank", "onewrong"}
+
+    # the summary's numbers, exercise by exercise, against the gradebook
+    rows = list(book.values())
+    assert f"{len(rows)} submissions, mean {sum(r['points'] for r in rows) / len(rows):.2f} points" in stdout
+    printed = {m[0]: (bool(m[1]), int(m[2]), int(m[3]), int(m[4])) for m in SUMMARY_LINE.findall(stdout)}
     for lesson in LESSONS:
-        assert all(e in stdout for e in checks.exercises(lesson))  # every exercise's pass rate
+        for e, ex in checks.exercises(lesson).items():
+            results = [r["exercises"][e] for r in rows if e in r["exercises"]]
+            passed = sum(x["status"] == "passed" for x in results)
+            assert printed[e] == (ex.prediction, passed, len(results), round(100 * passed / len(results))), e
+
+    # each report says what its gradebook row says
+    for p in reports:
+        student, assignment = p.relative_to(folder / "grades-feedback").parts[:2]
+        r = row(book, student, assignment[:2])
+        text = p.read_text()
+        assert text.startswith(f"# {student} · problem set {r['lesson']}: {r['points']:g} / {r['max_points']:g} points\n")
+        for e, x in r["exercises"].items():
+            (line,) = [line for line in text.splitlines() if line.startswith(f"| {e} ")]
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            assert cells[1] == (f"{x['points']:g} / {x['max_points']:g}" if x["graded"] else "formative (0 points)"), line
+            assert cells[2] == x["tests"] and cells[3].startswith(x["status"]), line
+            if x["status"] == "failed":
+                assert x["message"].replace("|", "/") in cells[3], line
 
 
 def test_a_rerun_resumes_instead_of_regrading(course):
-    folder, book, *_ = course
+    """A rerun over the same gradebook grades nothing again: the run log (one line per notebook a run
+    graded) gains no line, and the gradebook and summary are unchanged."""
+    folder, book, stdout, *_ = course
+    log = (folder / "grades.log").read_text().splitlines()
+    assert sorted(json.loads(line)["graded"] for line in log) == sorted(book), "the first run graded each notebook once"
     again, result = grade([folder / "submitted"], folder / "grades.csv")
-    assert again == book and "submissions" in result.stdout
+    assert (folder / "grades.log").read_text().splitlines() == log, "a resumed run re-ran notebooks"
+    assert again == book
+    assert result.stdout.split("gradebook:")[0] == stdout.split("gradebook:")[0]
 
 
 def test_flat_folder_students_and_wrong_lesson(tmp_path):
@@ -195,14 +226,12 @@ def test_gradescope_results(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     data = json.loads(results.read_text())
     points = declared_points(lesson)
-    assert set(data) <= {"score", "tests", "output", "visibility", "stdout_visibility", "execution_time", "extra_data", "leaderboard"}
     assert data["score"] == pytest.approx(sum(points.values()) - points[wrong])
     assert [t["name"].split()[0] for t in data["tests"]] == list(points)
-    for t in data["tests"]:
-        assert set(t) <= {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags", "visibility", "extra_data"}
-        assert isinstance(t["score"], float) and isinstance(t["max_score"], float) and isinstance(t["output"], str)
-        assert t["visibility"] in ("hidden", "after_due_date", "after_published", "visible")
-    assert sum(t["score"] for t in data["tests"]) == pytest.approx(data["score"])
+    assert [t["max_score"] for t in data["tests"]] == list(points.values()), "a formative prediction is worth 0 of 0"
+    from test_gradescope import valid_results
+
+    valid_results(data)
 
 
 def test_no_sandbox_is_refused_without_bwrap_unless_asked(tmp_path):
@@ -239,3 +268,108 @@ def test_grading_from_an_installed_wheel(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     (r,) = json.loads((path.parent / "g.json").read_text()).values()
     assert r["points"] == r["max_points"] > 0, r
+
+
+# ---------------------------------------------------------------- predictions: formative, no key handed back (no kernel)
+
+
+VALUES = [e for lesson in checks.lessons() for e in checks.exercises(lesson).values() if e.prediction]
+
+
+@pytest.mark.parametrize("ex", VALUES, ids=lambda e: e.id)
+def test_a_wrong_prediction_gets_its_hint_never_the_key(ex, capsys):
+    key = ex.solution()
+    for answer, piece in ex.mistakes:
+        returned = checks.check(ex.id, answer, seed=0)
+        shown = capsys.readouterr().out
+        assert returned is answer, "check hands back the student's own value, never the key"
+        assert "failed" in shown and piece in shown, shown
+        assert checks.without_key(shown, key) == shown or len(re.findall(r"'[^']*'", shown)) >= 2, f"{ex.id} shows its key: {shown}"
+        assert checks.FALLBACK_NOTE not in shown
+    assert checks.check(ex.id, ..., seed=0) is Ellipsis
+
+
+def test_without_key_replaces_a_hint_that_spells_the_key():
+    assert checks.without_key("the answer is 1x0e+1x2e here", "1x0e+1x2e") == checks.KEY_HIDDEN
+    assert checks.without_key("you wrote '4e'", "4e") == checks.KEY_HIDDEN
+    assert checks.without_key("answer with one of 'a', 'b', 'c'", "a") == "answer with one of 'a', 'b', 'c'"
+    assert checks.without_key("count the odd l", "4e") == "count the odd l"
+
+
+def test_feedback_off_records_without_a_verdict(capsys):
+    ex = VALUES[0]
+    checks.SUBMITTED.pop(ex.id, None)
+    wrong = ex.mistakes[0][0]
+    assert checks.check(ex.id, wrong, feedback=False) is wrong
+    shown = capsys.readouterr().out
+    assert "recorded" in shown and "failed" not in shown and "passed" not in shown and ex.mistakes[0][1] not in shown
+    assert checks.SUBMITTED[ex.id] is wrong and checks.score(ex.id) == 0, "recorded for the grader all the same"
+
+
+def test_a_function_exercise_still_falls_back_to_the_reference():
+    ex = next(e for e in checks.exercises("07").values() if not e.prediction)
+    assert checks.check(ex.id, lambda *a: None, seed=0) is ex.reference
+
+
+def graded_row(lesson="07"):
+    from symml.course.grade import new_row
+
+    row = new_row(Path("x.ipynb"), "x", lesson, True)
+    for r in row["exercises"].values():
+        r.update(status="passed", points=r["max_points"])
+    return row
+
+
+def test_the_switch_graded_predictions():
+    from symml.course.grade import weigh
+
+    functions = sum(e.points for e in checks.exercises("07").values() if not e.prediction)
+    everything = sum(e.points for e in checks.exercises("07").values())
+    assert weigh(graded_row())["points"] == weigh(graded_row())["max_points"] == functions
+    assert weigh(graded_row(), checks.graded_predictions("07"))["max_points"] == everything
+    assert weigh(graded_row(), checks.graded_predictions("all"))["max_points"] == everything
+    one = weigh(graded_row(), checks.graded_predictions("07.2"))
+    assert one["max_points"] == functions + checks.exercise("07.2").points and one["exercises"]["07.5"]["graded"] is False
+    row = weigh(weigh(graded_row(), checks.graded_predictions("07")))  # re-weighed by a later run's switches
+    assert row["max_points"] == functions and row["exercises"]["07.2"]["earned"] == checks.exercise("07.2").points
+    half = weigh(graded_row(), checks.graded_predictions("07"), "predictions")
+    assert half["max_points"] == sum(e.points for e in checks.exercises("07").values() if e.prediction)
+    assert half["exercises"]["07.1"]["status"] == "not in this half"
+    for bad, why in (("07.1", "function exercise"), ("99", "no problem set"), ("7", "look like")):
+        with pytest.raises(ValueError, match=why):
+            checks.graded_predictions(bad)
+
+
+# ---------------------------------------------------------------- the handout: no outputs, runs blank
+
+
+def test_student_notebooks_are_handed_out_without_outputs(tmp_path):
+    from symml.course import release
+
+    for path in sorted((ROOT / "exercises").glob("*.ipynb")):
+        assert not release.has_outputs(nbformat.read(path, as_version=4)), f"{path.name} has outputs"
+    (tmp_path / "solutions").mkdir()
+    solution = solutions_notebook("07")
+    shutil.copy(solution, tmp_path / "solutions" / solution.name)
+    assert release.release(tmp_path, run=False, validate=False) == [tmp_path / "exercises" / solution.name]
+    assert release.out_of_step(tmp_path) == []
+    nb = nbformat.read(tmp_path / "exercises" / solution.name, as_version=4)
+    code = next(c for c in nb.cells if c.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("stream", text="the reference's answer\n")]
+    nbformat.write(nb, tmp_path / "exercises" / solution.name)
+    assert any("has outputs" in p for p in release.out_of_step(tmp_path))
+    assert release.release(tmp_path, run=False, validate=False) == [tmp_path / "exercises" / solution.name], "an executed handout is rewritten"
+    assert not release.has_outputs(nbformat.read(tmp_path / "exercises" / solution.name, as_version=4))
+
+
+@pytest.mark.slow
+def test_the_first_half_of_a_two_phase_release_runs_blank_and_records(tmp_path):
+    from symml.course import release
+
+    (path,) = release.release(only=["07"], phase="predictions", out=tmp_path, run=True)  # run_blank raises unless all "not attempted"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["symml"]["phase"] == "predictions" and not release.has_outputs(nb)
+    ids = set(CHECK_ID.findall("\n".join(c.source for c in nb.cells)))
+    assert ids == {e.id for e in checks.exercises("07").values() if e.prediction}
+    with pytest.raises(ValueError, match="--out"):
+        release.release(only=["07"], phase="predictions")

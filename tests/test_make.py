@@ -2,7 +2,10 @@
 
 Both run the real Makefile in the checkout, on an environment that is already set up (its
 ``.installed`` stamp is fresh, so make does not reinstall): `make lab` with this environment's
-JupyterLab, `make test` with a stand-in python that records what it is asked to run.
+JupyterLab, `make test` with a stand-in python that records what it is asked to run. From those
+calls: every notebook on disk in lessons/, solutions/ (``--nbval``) and exercises/ (``--nbval-lax``)
+is run with its flags, and the unit tests run over all of tests/, however the Makefile spells it
+(extra flags such as xdist's ``-n`` are fine; flags that deselect tests are not).
 """
 
 import contextlib
@@ -20,7 +23,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from browser.labserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,31 +47,94 @@ def installed_venv(tmp_path) -> Path:
     return venv
 
 
+SEP = "\x1f"  # between the arguments of one recorded call (none of them holds it)
+
+
 def make_test(tmp_path, unit_rc: int, notebooks_rc: int):
+    """Run the real `make test` with a stand-in python; returns (process, the argument list of every call)."""
     venv = installed_venv(tmp_path)
     calls = tmp_path / "calls.txt"
     python = venv / "bin" / "python"
-    python.write_text(f'#!/bin/sh\necho "$*" >> {calls}\ncase "$*" in *--nbval*) exit {notebooks_rc};; *) exit {unit_rc};; esac\n')
+    python.write_text(f'#!/bin/sh\nprintf "%s{SEP}" "$@" >> {calls}\necho >> {calls}\n'
+                      f'case "$*" in *--nbval*) exit {notebooks_rc};; *) exit {unit_rc};; esac\n')
     python.chmod(0o755)
     proc = subprocess.run([MAKE, "-s", "--no-print-directory", "-C", ROOT, "test", f"VENV={venv}"], env=clean_env(),
                           capture_output=True, text=True, timeout=60, check=False)
-    return proc, calls.read_text().splitlines()
+    recorded = calls.read_text().splitlines() if calls.exists() else []
+    return proc, [line.split(SEP)[:-1] for line in recorded]
+
+
+def is_notebook_call(args: list[str]) -> bool:
+    return any(a.startswith("--nbval") for a in args) or any(a.endswith(".ipynb") for a in args)
+
+
+# pytest options that run fewer tests than were named: none of them belongs in `make test`
+SELECTING = ("-k", "-m", "--deselect", "--ignore", "--ignore-glob", "--lf", "--last-failed", "--sw", "--stepwise",
+             "-x", "--exitfirst", "--maxfail", "--co", "--collect-only", "--nbval-cell-timeout=0")
+
+
+def selecting(args: list[str]) -> list[str]:
+    return [a for a in args[2:] if a.split("=")[0] in SELECTING]
+
+
+def covered(path: str, args: list[str]) -> bool:
+    """Whether a pytest call with these arguments collects ``path`` (named itself, or its folder)."""
+    folder = path.split("/")[0]
+    return path in args or folder in args or folder + "/" in args or f"./{path}" in args
 
 
 @pytest.mark.parametrize("unit_rc, notebooks_rc", [(1, 0), (0, 1), (1, 1)])
 def test_make_test_runs_every_stage_and_fails_at_the_end(tmp_path, unit_rc, notebooks_rc):
     proc, calls = make_test(tmp_path, unit_rc, notebooks_rc)
-    assert [c.split()[:2] for c in calls] == [["-m", "pytest"], ["-m", "pytest"]], "both stages ran"
-    assert calls[0].split()[2:] == ["tests"]
-    assert "--nbval" in calls[1] and "lessons/00_learning_from_examples.ipynb" in calls[1]
+    assert all(c[:2] == ["-m", "pytest"] for c in calls), calls
+    assert any(not is_notebook_call(c) for c in calls) and any(is_notebook_call(c) for c in calls), "both stages ran"
     assert proc.returncode != 0
     failed = proc.stdout.strip().splitlines()[-1]
-    assert ("unit-tests" in failed) == bool(unit_rc) and ("notebooks" in failed) == bool(notebooks_rc), failed
+    assert "FAILED" in failed, failed
+    assert ("unit-tests" in failed) == bool(unit_rc), failed
+    assert bool(failed.replace("unit-tests", "").split("FAILED:")[-1].strip()) == bool(notebooks_rc), failed
 
 
 def test_make_test_passes_when_every_stage_passes(tmp_path):
     proc, calls = make_test(tmp_path, 0, 0)
-    assert len(calls) == 2 and proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(calls) >= 2 and proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_make_test_runs_the_unit_tests_over_all_of_tests(tmp_path):
+    _, calls = make_test(tmp_path, 0, 0)
+    unit = [c for c in calls if not is_notebook_call(c)]
+    whole = [c for c in unit if covered("tests/x.py", c) and not selecting(c)]
+    assert whole, f"no pytest call runs every test in tests/ (without -k, -m, --deselect, ...): {unit}"
+
+
+def repository_notebooks() -> dict[str, list[str]]:
+    """The course's notebooks on disk, by folder (what `make test` must run, however the Makefile lists them)."""
+    return {d: sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / d).glob("*.ipynb")) for d in ("lessons", "solutions", "exercises")}
+
+
+def test_every_notebook_runs_under_nbval_with_its_flags(tmp_path):
+    """lessons/ and solutions/ (committed with outputs) under --nbval, which compares every output;
+    exercises/ (committed without outputs) under --nbval-lax: every cell must run (contract C6)."""
+    _, calls = make_test(tmp_path, 0, 0)
+    notebook_calls = [c for c in calls if is_notebook_call(c)]
+    found = repository_notebooks()
+    assert len(found["lessons"]) >= 13 and len(found["solutions"]) >= 13 and len(found["exercises"]) == len(found["solutions"]), found
+    for call in notebook_calls:
+        assert not selecting(call), f"a notebook stage runs only some of what it names: {selecting(call)}"
+        assert "--nbval-current-env" in call, "the notebooks must run in this environment's kernel"
+    missing = []
+    for folder, flag in (("lessons", "--nbval"), ("solutions", "--nbval"), ("exercises", "--nbval-lax")):
+        for path in found[folder]:
+            runs = [c for c in notebook_calls if covered(path, c)]
+            if not runs:
+                missing.append(f"{path}: not run")
+            for c in runs:
+                flags = {a for a in c if a in ("--nbval", "--nbval-lax")}
+                if flags != {flag}:
+                    missing.append(f"{path}: run with {sorted(flags) or 'no nbval flag'}, not {flag}")
+                if flag == "--nbval" and not ("--nbval-sanitize-with" in c and "tests/sanitize.cfg" in c):
+                    missing.append(f"{path}: outputs compared without --nbval-sanitize-with tests/sanitize.cfg")
+    assert not missing, f"{len(missing)} problems, e.g. " + "; ".join(missing[:6])
 
 
 def test_make_lab_opens_lesson_00_with_the_whole_course(tmp_path):

@@ -55,13 +55,13 @@ def test_nbgrader_autograde_agrees_with_symml_grade(tmp_path, lesson):
     nb = nbformat.read(path, as_version=4)
     assert all(c.metadata["nbgrader"]["schema_version"] == 3 for c in nb.cells if "nbgrader" in c.metadata)
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert [c.metadata["nbgrader"]["points"] for c in graded] == [float(e.points) for e in checks.exercises(lesson).values()]
+    assert [c.metadata["nbgrader"]["points"] for c in graded] == [float(e.points) for e in checks.exercises(lesson).values() if not e.prediction]
 
     nbgrader(course, "generate_assignment", assignment, "--force")
     release = course / "release" / assignment / path.name
     assert "BEGIN HIDDEN TESTS" not in release.read_text() and "BEGIN SOLUTION" not in release.read_text()
 
-    wrong = list(checks.exercises(lesson))[-1]
+    wrong = [e.id for e in checks.exercises(lesson).values() if not e.prediction][-1]
     students = {
         "solved": solved_release(nbformat.read(release, as_version=4), nb),
         "blank": nbformat.read(release, as_version=4),
@@ -86,10 +86,42 @@ def test_nbgrader_autograde_agrees_with_symml_grade(tmp_path, lesson):
     assert result.returncode == 0, result.stderr[-2000:]
     by_symml = {row["student"]: row for row in json.loads(out.with_suffix(".json").read_text()).values()}
 
-    points = {e.id: float(e.points) for e in checks.exercises(lesson).values()}
+    points = {e.id: float(e.points) for e in checks.exercises(lesson).values() if not e.prediction}
     for student in students:
         for exercise_id, row in by_symml[student]["exercises"].items():
-            assert by_nbgrader[student][f"exercise-{exercise_id.replace('.', '-')}"] == pytest.approx(row["points"]), (student, exercise_id)
+            if row["graded"]:
+                assert by_nbgrader[student][f"exercise-{exercise_id.replace('.', '-')}"] == pytest.approx(row["points"]), (student, exercise_id)
+            else:
+                assert f"exercise-{exercise_id.replace('.', '-')}" not in by_nbgrader[student] and row["points"] == 0
     assert sum(by_nbgrader["solved"].values()) == pytest.approx(sum(points.values()))
     assert sum(by_nbgrader["blank"].values()) == 0
     assert sum(by_nbgrader["onewrong"].values()) == pytest.approx(sum(points.values()) - points[wrong])
+
+
+def graded_cells(nb) -> dict[str, float]:
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")}
+
+
+def test_predictions_are_graded_cells_only_when_switched_on(tmp_path):
+    lesson = "07"
+    predictions = [e for e in checks.exercises(lesson).values() if e.prediction]
+    (default,) = export.export(tmp_path / "a", [lesson])
+    assert not any(f"exercise-{e.id.replace('.', '-')}" in graded_cells(nbformat.read(default, as_version=4)) for e in predictions)
+    (switched,) = export.export(tmp_path / "b", [lesson], graded=checks.graded_predictions(predictions[0].id))
+    cells = graded_cells(nbformat.read(switched, as_version=4))
+    assert cells[f"exercise-{predictions[0].id.replace('.', '-')}"] == float(predictions[0].points)
+    assert all(f"exercise-{e.id.replace('.', '-')}" not in cells for e in predictions[1:])
+
+
+def test_the_first_half_of_a_two_phase_release(tmp_path):
+    lesson = "07"
+    (path,) = export.export(tmp_path, [lesson], graded=checks.graded_predictions(lesson), phase="predictions")
+    assert path.parent.name.endswith("-predictions") and path.name.startswith(f"{lesson}_")
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    ids = set(CHECK_ID.findall(text))
+    assert ids == {e.id for e in checks.exercises(lesson).values() if e.prediction}, ids
+    assert text.count("feedback=False") == len(ids), "each prediction is recorded without a verdict"
+    assert "<details>" not in text and "def " not in text, "no verifying cell, no explanation, no function exercise"
+    assert set(graded_cells(nb)) == {f"exercise-{i.replace('.', '-')}" for i in ids}
+    assert nb.metadata["symml"]["phase"] == "predictions"

@@ -205,7 +205,7 @@ def random_graphs(seed):
 @pytest.mark.parametrize("device", DEVICES)
 def test_net_is_equivariant_translation_invariant_and_permutation_equivariant(float64, device):
     torch.manual_seed(0)
-    net = EquivariantNet("0e+1o", "0e+0o+1o+1e+2e", lmax=2, max_radius=2.5, num_layers=2).to(device)
+    net = EquivariantNet("0e+1o", "0e+0o+1o+1e+2e", lmax=2, max_radius=2.5, num_layers=2, num_neighbors=4.0).to(device)
     pos, batch = random_graphs(0)
     pos, batch = pos.to(device), batch.to(device)
     x = o3.Irreps("0e+1o").randn(20, -1).to(device)
@@ -225,7 +225,7 @@ def test_net_is_equivariant_translation_invariant_and_permutation_equivariant(fl
 
 
 def test_gradients_reach_every_parameter(float64):
-    net = EquivariantNet("0e", "0e+1o", max_radius=2.5, num_layers=2)
+    net = EquivariantNet("0e", "0e+1o", max_radius=2.5, num_layers=2, num_neighbors=4.0)
     pos, batch = random_graphs(1)
     net(pos, batch=batch).pow(2).sum().backward()
     for name, p in net.named_parameters():
@@ -233,7 +233,7 @@ def test_gradients_reach_every_parameter(float64):
 
 
 def test_forces_rotate_with_the_molecule(float64):
-    net = EquivariantNet("3x0e", "0e", max_radius=3.0, num_layers=2)
+    net = EquivariantNet("3x0e", "0e", max_radius=3.0, num_layers=2, num_neighbors=4.0)
     pos, _, _ = water(4, seed=0)
     pos, batch = flatten_graphs(pos)
     types = torch.nn.functional.one_hot(torch.tensor([0, 1, 1]).repeat(4), 3).to(pos.dtype)
@@ -265,15 +265,38 @@ def test_primitive_cell_and_supercell_agree(float64):
 
 
 def test_bad_inputs(float64):
-    net = EquivariantNet("0e", "0e", max_radius=2.0, num_layers=1)
+    net = EquivariantNet("0e", "0e", max_radius=2.0, num_layers=1, num_neighbors=4.0)
     with pytest.raises(ValueError, match="x must have shape"):
         net(torch.randn(5, 3), torch.randn(5, 2))
     with pytest.raises(ValueError, match="reduce"):
         EquivariantNet(reduce="max")
     with pytest.raises(ValueError, match="pass the node features"):
-        EquivariantNet("1o", "0e")(torch.randn(5, 3))
+        EquivariantNet("1o", "0e", num_neighbors=4.0)(torch.randn(5, 3))
+    with pytest.raises(ValueError, match="num_neighbors"):
+        EquivariantNet("0e", "0e")  # a batch-dependent default would make outputs depend on batch partners
     with pytest.raises(ValueError, match="irreps_in"):
         Convolution("3 vectors", "0e")
+
+
+def test_output_independent_of_batch_partners(float64):
+    """A graph's output is the same alone and batched beside another graph (n̄ is the model's constant)."""
+    from symml.nn import average_num_neighbors
+
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.randn(6, 3, generator=g), 0.7 * torch.randn(9, 3, generator=g)  # b is denser: more neighbours
+    n_bar = average_num_neighbors([a, b], 2.5)
+    assert abs(n_bar - (len(radius_graph(a, 2.5)[0]) + len(radius_graph(b, 2.5)[0])) / 15) < 1e-12
+    for reduce in ("sum", "mean"):
+        net = EquivariantNet("0e", "0e+1o", max_radius=2.5, num_layers=2, num_neighbors=n_bar, reduce=reduce)
+        alone = net(a)
+        batch = torch.cat([torch.zeros(6, dtype=torch.long), torch.ones(9, dtype=torch.long)])
+        together = net(torch.cat([a, b]), batch=batch)
+        assert (together[0] - alone[0]).abs().max() < 1e-12
+        assert (together[1] - net(b)[0]).abs().max() < 1e-12
+    per_node = EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1, num_neighbors=n_bar, reduce=None)
+    mean = EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1, num_neighbors=n_bar, reduce="mean")
+    mean.load_state_dict(per_node.state_dict())
+    assert (mean(b)[0] - per_node(b).mean(dim=0)).abs().max() < 1e-12  # "mean" is the per-node average
 
 
 def test_tetris_from_one_example_per_shape():
@@ -316,8 +339,101 @@ def test_a_float32_net_made_double_is_exact():
     from symml.irreps import D_from_matrix
 
     assert torch.get_default_dtype() == torch.float32
-    net = EquivariantNet("0e", "1o+0o", max_radius=2.5, num_layers=2).double()
+    net = EquivariantNet("0e", "1o+0o", max_radius=2.5, num_layers=2, num_neighbors=4.0).double()
     pos = torch.randn(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     for R in random_O3(2, seed=6):
         assert (net(pos @ R.T) - net(pos) @ D_from_matrix("1o+0o", R).T).abs().max() < 1e-10
-    assert EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1)(pos.float()).dtype == torch.float32
+    assert EquivariantNet("0e", "0e", max_radius=2.5, num_layers=1, num_neighbors=4.0)(pos.float()).dtype == torch.float32
+
+
+# ---------------------------------------------------------------- the layers against e3nn, same weights
+
+
+def e3nn_gate(gate: Gate):
+    """``e3nn.nn.Gate`` on the same irreps, with symml's activations and exact normalisation constants.
+
+    e3nn estimates each activation's constant ``E[f(z)²]^(-1/2)`` from a million samples (to ~1e-3);
+    symml integrates it. The constants are compared separately; here e3nn gets symml's, so every
+    other part of the layer (which gate multiplies which irrep, parities, the order of the output)
+    must agree to rounding error.
+    """
+    import e3nn.nn
+
+    raw = {1: torch.nn.functional.silu, -1: torch.tanh}
+    theirs = e3nn.nn.Gate(gate.irreps_scalars, [raw[ir.p] for _, ir in gate.irreps_scalars],
+                          gate.irreps_gates, [torch.sigmoid if ir.p == 1 else torch.tanh for _, ir in gate.irreps_gates], gate.irreps_gated)
+    for e3nn_acts, our_acts in ((theirs.act_scalars.acts, gate.scalar_acts), (theirs.act_gates.acts, gate.gate_acts)):
+        for act, ours in zip(e3nn_acts, our_acts):
+            assert abs(act.cst / ours.c - 1) < 5e-3  # e3nn's sampled constant, our exact one
+            act.cst, act._is_id = ours.c, False
+    # e3nn's Gate takes its input sorted by irrep: hand it our (scalars, gates, gated) blocks in that order
+    entries = gate.irreps_scalars.simplify() + gate.irreps_gates.simplify() + gate.irreps_gated.simplify()
+    _, _, inv = entries.sort()
+    slices = entries.slices()
+    return lambda x: theirs(torch.cat([x[..., slices[i]] for i in inv], dim=-1))
+
+
+def e3nn_convolution(conv: Convolution):
+    """The convolution from e3nn's parts, with ``conv``'s weights: returns ``f(x, src, dst, vec, n̄)``.
+
+    e3nn's ``FullyConnectedTensorProduct`` (per-edge weights), ``o3.Linear``, ``o3.spherical_harmonics``
+    and ``soft_one_hot_linspace`` (Bessel) times the p = 6 envelope; the radial MLP is conv's own torch MLP.
+    """
+    from e3nn.math import soft_one_hot_linspace
+
+    tp = o3.FullyConnectedTensorProduct(conv.irreps_in, conv.irreps_sh, conv.irreps_out, shared_weights=False)
+    linear = o3.Linear(conv.irreps_in, conv.irreps_out)
+    with torch.no_grad():
+        linear.weight.copy_(conv.self_interaction.weight)
+
+    def forward(x, src, dst, vec, num_neighbors):
+        r = vec.norm(dim=1)
+        basis = soft_one_hot_linspace(r, 0.0, conv.max_radius, conv.num_basis, basis="bessel", cutoff=True)
+        basis = basis * (polynomial_envelope(r / conv.max_radius, p=6) * (r < conv.max_radius))[:, None]
+        Y = o3.spherical_harmonics(conv.irreps_sh, vec, normalize=True, normalization="component")
+        messages = tp(x[src], Y, conv.radial(basis))
+        return linear(x) + torch.zeros(len(x), tp.irreps_out.dim, dtype=x.dtype).index_add(0, dst, messages) / math.sqrt(num_neighbors)
+
+    return forward
+
+
+def test_gate_equals_e3nn(float64):
+    gate = Gate("2x0e+2x0o", "2x0e+1x0o", "1x1o+1x2e+1x1e")
+    theirs = e3nn_gate(gate)
+    x = 2 * gate.irreps_in.randn(9, -1)
+    assert (gate(x) - theirs(x)).abs().max() < 1e-12
+
+
+def test_convolution_equals_e3nn(float64):
+    torch.manual_seed(0)
+    conv = Convolution("2x0e+1x1o+1x2e", "3x0e+2x1o+1x1e+1x2e+1x2o", lmax=2, max_radius=2.0, num_basis=6)
+    g = torch.Generator().manual_seed(1)
+    pos = 1.2 * torch.randn(12, 3, generator=g)
+    x = conv.irreps_in.randn(12, -1)
+    src, dst, _ = radius_graph(pos, conv.max_radius)
+    vec = pos[src] - pos[dst]
+    assert len(src) > 20
+    ours = conv(x, src, dst, vec, 3.0)
+    assert ours.abs().max() > 1e-2
+    assert (ours - e3nn_convolution(conv)(x, src, dst, vec, 3.0)).abs().max() < 1e-10
+
+
+def test_equivariant_net_equals_e3nn(float64):
+    """The whole network, rebuilt from e3nn's layers on brute-force edges, gives the same numbers."""
+    torch.manual_seed(0)
+    net = EquivariantNet("0e+1o", "0e+1o+2e", irreps_hidden="4x0e+4x0o+2x1o+2x1e+2x2e", max_radius=2.5, num_layers=2, num_neighbors=3.5)
+    pos, batch = random_graphs(2)
+    x = o3.Irreps("0e+1o").randn(20, -1)
+    edges = sorted(brute_force_edges(pos, net.max_radius, batch))
+    src, dst = torch.tensor([e[0] for e in edges]), torch.tensor([e[1] for e in edges])
+    vec = pos[src] - pos[dst]
+    h = x
+    for layer in net.layers:
+        h = e3nn_gate(layer["gate"])(e3nn_convolution(layer["conv"])(h, src, dst, vec, 3.5))
+    h = e3nn_convolution(net.output)(h, src, dst, vec, 3.5)
+    expected = torch.zeros(3, h.shape[1]).index_add(0, batch, h)
+    ours = net(pos, x, batch)
+    assert ours.abs().max() > 1e-2
+    assert (ours - expected).abs().max() < 1e-10
+    net.reduce = "mean"
+    assert (net(pos, x, batch) - expected / torch.bincount(batch)[:, None]).abs().max() < 1e-10

@@ -8,6 +8,8 @@ import functools
 import http.server
 import re
 import socket
+import subprocess
+import sys
 import threading
 
 import nbformat
@@ -65,6 +67,62 @@ def test_index_links_every_lesson_and_the_instructors_page(built):
     assert "symml grade" in guide and "JupyterHub" in guide
 
 
+def code_cells_a_reader_sees(nb) -> int:
+    """The notebook's code cells less the Colab install cell (told by what it does, not by its id)."""
+    return sum(c.cell_type == "code" and "google.colab" not in c.source for c in nb.cells)
+
+
+INPUT_PROMPT = re.compile(r'class="jp-InputPrompt jp-InputArea-prompt">In(?:\s|&nbsp;)*\[([^\]]*)\]:')
+OUTPUT_PROMPT = re.compile(r'class="jp-OutputPrompt jp-OutputArea-prompt">Out(?:\s|&nbsp;)*\[([^\]]*)\]:')
+
+
+def test_pages_show_the_lesson_as_a_reader_runs_it(built):
+    """No Colab install cell on the page, and the code cells numbered 1, 2, 3, … in reading order."""
+    out, _ = built
+    for nb_path in lessons():
+        nb = nbformat.read(nb_path, as_version=4)
+        page = (out / f"{nb_path.stem}.html").read_text()
+        assert "google.colab" not in page and "install symml" not in page, f"{nb_path.name}: the Colab install cell is on the page"
+        numbers = INPUT_PROMPT.findall(page)
+        assert numbers == [str(k) for k in range(1, code_cells_a_reader_sees(nb) + 1)], f"{nb_path.name}: In [...] = {numbers}"
+        shown = [int(n) for n in OUTPUT_PROMPT.findall(page) if n]
+        assert shown == sorted(shown) and set(shown) <= set(range(1, len(numbers) + 1)), f"{nb_path.name}: Out [...] = {shown}"
+
+
+def test_reader_view_renumbers_and_keeps_unrun_cells_blank():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('import sys, subprocess\nif "google.colab" in sys.modules:\n    subprocess.run(["pip", "install", "symml"])', id="old-colab", execution_count=1),
+                nbformat.v4.new_markdown_cell("# A lesson"),
+                nbformat.v4.new_code_cell("x = 1", execution_count=7),
+                nbformat.v4.new_code_cell("def f(): pass"),
+                nbformat.v4.new_code_cell("x", execution_count=3, outputs=[nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=3)])]
+    site.reader_view(nb)
+    assert [c.get("execution_count") for c in nb.cells] == [None, 1, None, 2]
+    assert nb.cells[3].outputs[0].execution_count == 2
+    nbformat.validate(nb)
+
+
+# `symml site` in a fresh Python where the dev extra's modules cannot be imported (None in sys.modules)
+WITHOUT_DEV = """
+import sys
+for name in {blocked!r}:
+    sys.modules[name] = None
+from symml.course.__main__ import main
+sys.exit(main(["site", "--out", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize("blocked", [["jupyter_server_mathjax"], ["nbconvert", "jupyter_server_mathjax"]], ids=["no-mathjax", "no-nbconvert"])
+def test_site_without_the_dev_extra_says_what_to_install(tmp_path, blocked):
+    proc = subprocess.run([sys.executable, "-c", WITHOUT_DEV.format(blocked=set(blocked)), str(tmp_path / "site")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "pip install" in lines[0] and "[dev]" in lines[0] and all(m.replace("_", "-") in lines[0] for m in blocked), lines[0]
+    assert not (tmp_path / "site").exists()
+
+
 # what a page may load from elsewhere: nothing (links a reader clicks, <a href>, are not loads)
 EXTERNAL_LOAD = re.compile(r"""<script[^>]*\ssrc=["']?(?:https?:)?//|<link[^>]*\shref=["']?(?:https?:)?//|<img[^>]*\ssrc=["']?(?:https?:)?//"""
                            r"""|\bimport\(\s*["'](?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""", re.IGNORECASE)
@@ -87,8 +145,11 @@ def test_binder_links_point_at_jupyterlab():
 
 def test_colab_links_open_the_notebook_from_github():
     url = site.colab_url("exercises/00_learning_from_examples.ipynb")
-    assert re.fullmatch(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/exercises/00_learning_from_examples\.ipynb", url)
-    assert f"/github/{site.REPOSITORY}/blob/{site.BRANCH}/" in url
+    assert url == "https://colab.research.google.com/github/symml/symml/blob/main/exercises/00_learning_from_examples.ipynb"
+    for page in [*lessons(), *sorted((ROOT / "exercises").glob("*.ipynb"))]:  # each link opens a file the repository has
+        path = page.relative_to(ROOT).as_posix()
+        link = re.fullmatch(r"https://colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/blob/([\w.-]+)/(.+)", site.colab_url(path))
+        assert link and (ROOT / link.group(3)).is_file(), site.colab_url(path)
 
 
 def test_readme_links_every_lesson_on_binder():

@@ -92,7 +92,7 @@ def test_act_is_a_group_action():
 def test_equivariant_outputs_keep_the_symmetry():
     # the reason act is defined this way: an equivariant network's per-point vectors satisfy f = g·f
     torch.manual_seed(0)
-    net = EquivariantNet("0e", "1o", irreps_hidden="8x0e + 4x1o + 4x1e", max_radius=3.0, num_layers=2, reduce=None).double()
+    net = EquivariantNet("0e", "1o", irreps_hidden="8x0e + 4x1o + 4x1e", max_radius=3.0, num_layers=2, num_neighbors=4.0, reduce=None).double()
     with torch.no_grad():
         for pos in (SQUARE, TETRAHEDRON, TRIANGLE):
             f = net(pos)
@@ -129,7 +129,7 @@ def test_no_equivariant_output_beats_the_floor():
     assert floor > 0.1
     for seed in range(5):
         torch.manual_seed(seed)
-        net = EquivariantNet("0e", "1o", irreps_hidden="4x0e + 2x1o", max_radius=3.0, num_layers=1, reduce=None).double()
+        net = EquivariantNet("0e", "1o", irreps_hidden="4x0e + 2x1o", max_radius=3.0, num_layers=1, num_neighbors=4.0, reduce=None).double()
         with torch.no_grad():
             for scale in (0.1, 1.0, 10.0):
                 assert ((scale * net(SQUARE) - target) ** 2).mean() >= floor - 1e-12

@@ -166,7 +166,7 @@ def test_an_equivariant_network_keeps_the_crystal_symmetry():
     pos, types, cell = perovskite((8.0, 8.0, 6.0))
     one_hot = torch.tensor([[float(t == s) for s in "ABX"] for t in types])
     torch.manual_seed(0)
-    net = EquivariantNet("3x0e", "1o + 1e", irreps_hidden="4x0e+2x1e+2x1o", max_radius=3.0, num_layers=1, reduce=None)
+    net = EquivariantNet("3x0e", "1o + 1e", irreps_hidden="4x0e+2x1e+2x1o", max_radius=3.0, num_layers=1, num_neighbors=4.0, reduce=None)
     with torch.no_grad():
         u = net(pos, one_hot, cell=cell)
     rotations, _, permutation = crystal_operations(pos, cell, types)

@@ -2,8 +2,17 @@ r"""Autotested exercises: ``answer = check("03.2", answer)``.
 
 A problem set asks the student for a function (or a value) and then calls ``check``. It tests the
 answer against the reference on fresh random inputs plus fixed edge cases, shows a friendly
-verdict, and returns what the rest of the notebook should use: the student's answer if it passed,
-the reference otherwise, so the lesson keeps flowing. ``check`` never raises.
+verdict, and returns what the rest of the notebook should use. For a function: the student's
+answer if it passed, the reference otherwise, so the lesson keeps flowing (a student still has to
+write the function to see it; its source is not shown). For a value (a prediction, a number, an
+irreps string, a choice): always the student's own answer, never the key, and a wrong one's verdict
+is the declared hint (the idea behind the right answer), never the value. A cell that verifies a
+prediction computes the truth itself. ``check`` never raises.
+
+Predictions are *formative*: ``symml grade``, the nbgrader export and Gradescope give them 0 points
+unless the instructor switches them on (``--graded-predictions 04,07.2``; see :func:`counts`), and
+``check(id, answer, feedback=False)`` records an answer without saying whether it is right (the
+first half of a two-phase release, ``docs/instructors.md``).
 
 Each verdict is displayed once, as a bundle with two mimetypes:
 
@@ -11,7 +20,8 @@ Each verdict is displayed once, as a bundle with two mimetypes:
   "not attempted", "message": "...", "points": 0 or 1, "max_points": 1}``, read by graders and CI;
 * ``text/plain``, for people: ``✅ 03.2 passed · the cross product``; or ``❌ 03.2 failed · …``
   with the hint on a second line (``the output is off by a sign (on a random input)``); or
-  ``⏳ 03.2 not attempted · …``; both followed by ``→ the cells below use the reference solution``.
+  ``⏳ 03.2 not attempted · …``; for a function both followed by ``→ the cells below use the
+  reference solution``; or ``📝 04.2 recorded · …`` when feedback is off.
   A passing or unattempted verdict never holds random numbers or timings, so nbval compares it
   strictly: a solution that stops passing fails CI.
 
@@ -84,6 +94,7 @@ from typing import Any
 
 import torch
 
+from symml.checks.forbidden import Tripwire  # at import: the guard takes the genuine sys.setprofile before any answer runs
 from symml.checks.hints import (  # the lesson files import them from here
     _shape,
     _type_name,
@@ -93,11 +104,13 @@ from symml.checks.hints import (  # the lesson files import them from here
     error_size,
 )
 
-__all__ = ["MIMETYPE", "Case", "Exercise", "Verdict", "as_bool", "check", "choice", "close", "error_size", "exercise", "exercises", "grade", "judge", "lessons", "run_answer", "score"]
+__all__ = ["MIMETYPE", "Case", "Exercise", "Verdict", "as_bool", "check", "choice", "close", "error_size", "exercise", "exercises", "grade", "judge", "lessons", "run_answer", "score", "counts", "graded_predictions"]
 
 MIMETYPE = "application/vnd.symml.check+json"
-ICONS = {"passed": "✅", "failed": "❌", "not attempted": "⏳"}
+ICONS = {"passed": "✅", "failed": "❌", "not attempted": "⏳", "recorded": "📝"}
 FALLBACK_NOTE = "the cells below use the reference solution"
+RECORDED_NOTE = "recorded; the verdicts come with the second half of the problem set"
+KEY_HIDDEN = "that is not what happens: go back to the argument in the lesson"
 
 
 class Case:
@@ -165,6 +178,11 @@ class Exercise:
         if not (isinstance(self.points, (int, float)) and self.points > 0):
             raise ValueError(f"exercise {self.id}: points must be a positive number, not {self.points!r}")
 
+    @property
+    def prediction(self) -> bool:
+        """A value exercise (a prediction, a number, a choice): formative unless the instructor grades it."""
+        return self.kind == "value"
+
     def inputs(self, seed: int) -> list[Case]:
         """The visible cases for ``seed``: the same seed gives the same cases."""
         return self._draw(self.cases, seed) if self.cases is not None else [Case()]
@@ -214,12 +232,12 @@ class Exercise:
 @dataclass
 class Verdict:
     exercise: str
-    status: str  # "passed" | "failed" | "not attempted"
+    status: str  # "passed" | "failed" | "not attempted" | "recorded"
     message: str
     points: int = 0
     max_points: int = 1
     title: str = ""
-    uses_reference: bool = True  # check() hands back the reference when this did not pass
+    uses_reference: bool = True  # check() hands back the reference when this did not pass (functions only)
 
     def json(self) -> dict:
         return {
@@ -236,6 +254,8 @@ class Verdict:
         if self.status == "passed":
             return head
         lines = [head]
+        if self.status == "recorded":
+            return f"{head}\n   {RECORDED_NOTE}"
         if self.status == "failed":
             lines.append(f"   {self.message}")
         if self.uses_reference:
@@ -286,20 +306,19 @@ def lessons() -> list[str]:
 # ---------------------------------------------------------------- running and judging
 
 
-def run_answer(ex: Exercise, answer, cases: list[Case], tripwire: bool = True) -> list[tuple[str, Any]]:
+def run_answer(ex: Exercise, answer, cases: list[Case], tripwire: bool = True, trusted=None) -> list[tuple[str, Any]]:
     """Apply ``answer`` to each case, where the answer lives; returns data only.
 
     Each outcome is ``("ok", output)`` (tensors detached and copied), ``("not attempted", "")``,
     ``("error", "TypeError: message")`` or ``("forbidden", "o3.wigner_3j")`` when the answer called
     something the exercise forbids. The global torch RNG is left as it was, whatever the answer
     draws, so a notebook stays deterministic. ``tripwire=False`` lets the reference itself be run
-    through its own check (the tests do).
+    through its own check (the tests do). ``trusted``: the references the answer may build on
+    (default: the lesson's other ones; the grader's probe passes those of its private load).
     """
-    from symml.checks.forbidden import Tripwire
-
     if answer is Ellipsis or answer is NotImplemented:  # `x = ...` is a value still to be written
         return [("not attempted", "")] * len(cases)
-    wire = Tripwire(ex.forbidden_calls() if tripwire else {}, trusted=_other_references(ex))
+    wire = Tripwire(ex.forbidden_calls() if tripwire else {}, trusted=_other_references(ex) if trusted is None else trusted)
     if ex.kind == "function" and (hit := wire.answer_is_forbidden(answer)):
         return [("forbidden", hit)] * len(cases)
     outcomes = []
@@ -307,8 +326,8 @@ def run_answer(ex: Exercise, answer, cases: list[Case], tripwire: bool = True) -
         wire.hit = None
         try:
             with torch.random.fork_rng(devices=[]), wire:
-                got = ex.output(answer, case)
-            outcomes.append(("forbidden", wire.hit) if wire.hit else ("ok", _detach(got)))
+                got = _detach(ex.output(answer, case))  # inside: a tensor subclass's hooks are the answer's code too
+            outcomes.append(("forbidden", wire.hit) if wire.hit else ("ok", got))
         except NotImplementedError:
             outcomes.append(("forbidden", wire.hit) if wire.hit else ("not attempted", ""))
         except (Exception, SystemExit) as e:  # the student's bug is a verdict, never a crash
@@ -350,9 +369,30 @@ def judge(ex: Exercise, cases: list[Case], outcomes: list[tuple[str, Any]]) -> V
             hint = ex.judge(got, expected, case)
         except Exception as e:
             hint = f"the output could not be compared with the expected one ({_describe_exception(e)})"
+        if hint and ex.kind == "value":
+            hint = without_key(str(hint), expected)
         if hint:
             return _with(v, "failed", f"{hint}{where}")
     return v
+
+
+def without_key(hint: str, key) -> str:
+    """``hint``, unless it spells out the key of a value exercise: then the generic hint.
+
+    The declared hints teach the idea behind the answer; this is the guard that none of them, and
+    no generic comparison, ever prints the answer (quoted, or as a whole word of 2+ characters).
+    A list of the options (``answer with one of 'a', 'b', 'c'``) may name it among the others.
+    """
+    import re
+
+    text = str(key).strip()
+    if not text:
+        return hint
+    quoted = re.findall(r"'([^']*)'|\"([^\"]*)\"|`([^`]*)`", hint)
+    if len(quoted) >= 2:
+        return hint  # the options, every one of them on the page already
+    spelled = len(text) >= 2 and re.search(rf"(?<![\w.+-]){re.escape(text)}(?![\w.+-])", hint) is not None
+    return KEY_HIDDEN if quoted and text in sum(map(list, quoted), []) or spelled else hint
 
 
 def grade(exercise_id: str, answer, seed: int | None = None) -> Verdict:
@@ -369,6 +409,39 @@ def grade(exercise_id: str, answer, seed: int | None = None) -> Verdict:
         return judge(ex, cases, run_answer(ex, answer, cases))
     except Exception as e:
         return Verdict(ex.id, "failed", f"the check itself broke, please report it: {_describe_exception(e)}", 0, ex.points, ex.title)
+
+
+def graded_predictions(spec: str | None) -> frozenset:
+    """Parse the instructor's switch ``--graded-predictions``: the predictions that earn points.
+
+    ``spec`` is empty (none: the default), ``"all"``, or a comma-separated list of problem sets and
+    exercises, ``"04,07.2"`` (every prediction of set 04, and 07.2). Returns the set of exercise ids.
+    The same string means the same thing in ``symml grade``, ``symml nbgrader`` and ``symml gradescope``.
+    """
+    chosen = set()
+    for item in (spec or "").replace(" ", "").split(","):
+        if not item:
+            continue
+        lessons_named = lessons() if item == "all" else [item] if len(item) == 2 and item.isdigit() else None
+        if lessons_named is None:
+            try:
+                ex = exercise(item)
+            except KeyError as e:
+                raise ValueError(f"--graded-predictions: {e.args[0]} (give problem sets such as 04, exercises such as 07.2, or all)") from None
+            if not ex.prediction:
+                raise ValueError(f"--graded-predictions: {item} is a function exercise, graded always; name predictions (value exercises) only")
+            chosen.add(item)
+            continue
+        for lesson in lessons_named:
+            if lesson not in lessons():
+                raise ValueError(f"--graded-predictions: there is no problem set {lesson} (there are {', '.join(lessons())})")
+            chosen |= {e.id for e in exercises(lesson).values() if e.prediction}
+    return frozenset(chosen)
+
+
+def counts(ex: Exercise, graded: frozenset = frozenset()) -> bool:
+    """Whether ``ex`` earns points: a function exercise always; a prediction only when ``graded`` names it."""
+    return not ex.prediction or ex.id in graded
 
 
 SUBMITTED: dict = {}  # exercise id -> the answer last passed to check()
@@ -397,22 +470,34 @@ def score(exercise_id: str, answer=Ellipsis, seed: int = 0) -> float:
     return round(float(ex.points) * passed / len(tests), 3)
 
 
-def check(exercise_id: str, answer, *, seed: int | None = None):
+def check(exercise_id: str, answer, *, seed: int | None = None, feedback: bool = True):
     """Test ``answer``, show the verdict, and return what the notebook should use from here on.
 
-    That is ``answer`` if it passed, else the reference (function or value), so write
-    ``f = check("03.2", f)``. ``seed`` fixes the random inputs (default: fresh ones each call,
-    or ``$SYMML_CHECK_SEED``). Never raises.
+    For a function: ``answer`` if it passed, else the reference, so write ``f = check("03.2", f)``.
+    For a value: ``answer`` itself, right or wrong (the key is never handed back). ``seed`` fixes
+    the random inputs (default: fresh ones each call, or ``$SYMML_CHECK_SEED``).
+    ``feedback=False`` records the answer and shows only that it was recorded, not whether it is
+    right (nothing is tested, so trying options tells nothing). Never raises.
     """
     if isinstance(exercise_id, str):
         SUBMITTED[exercise_id] = answer  # what `symml grade` asks about, whatever the notebook does next
-    verdict = grade(exercise_id, answer, seed)
+    try:
+        ex = exercise(exercise_id)
+    except Exception:
+        ex = None
+    if not feedback:
+        title = ex.title if ex else ""
+        verdict = Verdict(str(exercise_id), "recorded", RECORDED_NOTE, 0, ex.points if ex else 1, title, uses_reference=False)
+    else:
+        verdict = grade(exercise_id, answer, seed)
+        if ex is not None and ex.kind == "value":
+            verdict.uses_reference = False
     if os.environ.get("SYMML_GRADING") != "1":  # under the grader, verdicts are computed outside
         _show(verdict)
-    if verdict.status == "passed":
+    if ex is None or ex.kind == "value" or not feedback or verdict.status == "passed":
         return answer
     try:
-        return exercise(exercise_id).solution()
+        return ex.solution()
     except Exception:
         return answer
 

@@ -241,3 +241,18 @@ def shortcuts(*kinds: str) -> dict:
         },
     }
     return {name: f for kind in kinds for name, f in table[kind].items()}
+
+
+def irreps_answer(got):
+    """An irreps answer as ``check`` received it: an ``o3.Irreps`` arrives as a plain tuple of ``(mul, (l, p))``
+    (the outcome is copied as plain data), so turn such a tuple back into ``o3.Irreps``; anything else is
+    returned as it is, for :func:`as_irreps` to judge."""
+    from e3nn import o3
+
+    if isinstance(got, (tuple, list)) and not isinstance(got, o3.Irreps) and got:
+        try:
+            if all(len(item) == 2 and len(item[1]) == 2 for item in got):
+                return o3.Irreps(got)
+        except Exception:
+            pass
+    return got

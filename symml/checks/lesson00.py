@@ -1,4 +1,4 @@
-"""Exercises of problem set 00, learning from examples: a weighted loss, a loss curve, gradient descent, the step size.
+"""Exercises of problem set 00, learning from examples: a weighted loss, a loss curve, gradient descent, the step size, what no model can fit.
 
 Conventions shared by the exercises: tensors are float32 (torch's default) unless a case says
 otherwise; a linear model is ``x @ w`` with ``x`` of shape ``(n, d)`` and ``w`` of shape ``(d,)``
@@ -252,14 +252,19 @@ def max_stable_lr_compare(got, expected, case):
     return close(got, expected, case, rtol=1e-3, what="the learning rate")
 
 
-# ---------------------------------------------------------------- 00.6 predict: the loss floor
+# ---------------------------------------------------------------- 00.6 predict: the loss floor of a line through the origin
 
 NOISE_SD = 0.3
+OFFSET = -1.0  # the targets are 3x + OFFSET + noise; the model y = w x cannot produce the offset
 
 
 def loss_floor():
-    """The training loss of the converged line fit to ``3x − 1`` plus noise of standard deviation 0.3."""
-    return NOISE_SD**2
+    """The training loss of the converged fit ``y = w x`` (no intercept) to ``3x − 1`` plus noise of sd 0.3, x uniform on [−1, 1].
+
+    x is symmetric about 0, so the offset is orthogonal to x: the best w is 3 and leaves the offset
+    (its square, 1) and the noise (its variance, 0.09) on every example.
+    """
+    return OFFSET**2 + NOISE_SD**2
 
 
 def loss_floor_compare(got, expected, case=None):
@@ -267,13 +272,17 @@ def loss_floor_compare(got, expected, case=None):
         got = float(got)
     if isinstance(got, bool) or not isinstance(got, numbers.Real):
         return f"predict a number, not {type(got).__name__}"
-    if abs(got - expected) <= 0.15 * expected:
+    if abs(got - expected) <= 0.05 * expected:
         return None
-    if got < 0.1 * expected:
-        return "a line can fit the rule 3x − 1, but not the noise: something of the noise must remain"
-    if abs(got - NOISE_SD) <= 0.15 * NOISE_SD:
-        return "that is the typical size of one error; the loss is the mean of the *squared* errors"
-    return "not quite: ask which part of y no line can predict, and what the loss does to it"
+    if got < 0.01:
+        return "no line through the origin fits these targets exactly: something of them must remain"
+    if abs(got - NOISE_SD**2) <= 0.15 * NOISE_SD**2:
+        return "that would be the floor of a line with an intercept; y = w x passes through the origin, so what becomes of the −1?"
+    if abs(got - OFFSET**2) <= 0.03:
+        return "the part no w x can produce is counted; the noise is still there on top of it"
+    if abs(got - NOISE_SD) <= 0.15 * NOISE_SD or abs(got - (abs(OFFSET) + NOISE_SD)) <= 0.05:
+        return "the loss is the mean of the *squared* errors: add up what each part contributes squared"
+    return "not quite: ask which parts of y no w x can predict, and what the loss does to each"
 
 
 EXERCISES = [
@@ -315,6 +324,7 @@ EXERCISES = [
                        (lambda x: max_stable_lr(x) / len(x), "off by a constant factor"),
                        (lambda x: None, "forget to `return`"),
                        (lambda x: max_stable_lr(x) + 0.1, "wrong values")]),
-    Exercise("00.6", loss_floor, None, loss_floor_compare, kind="value", name="loss_floor", title="predict: the loss floor",
-             mistakes=[(0.0, "not the noise"), (0.3, "*squared* errors"), (0.5, "not quite"), ("0.09", "predict a number")]),
+    Exercise("00.6", loss_floor, None, loss_floor_compare, kind="value", name="loss_floor", title="predict: the loss floor of a line through the origin",
+             mistakes=[(0.0, "must remain"), (0.09, "what becomes of the −1"), (1.0, "noise is still there"), (0.3, "*squared* errors"),
+                       (1.3, "*squared* errors"), (0.5, "not quite"), ("1.09", "predict a number")]),
 ]

@@ -7,11 +7,15 @@ move of E(3) is a pair ``(Q, t)`` acting as ``x -> Q x + t``.
 
 import math
 
+import ase
+import numpy
 import scipy.linalg
+import sympy
 import torch
 from e3nn import o3
 from scipy.spatial.transform import Rotation
 
+from symml import irreps as symml_irreps
 from symml import so3
 from symml.checks import Case, Exercise, choice, close
 from symml.checks.hints import as_student
@@ -72,17 +76,76 @@ def rotation_about_compare(got, expected, case):
     return "this is a rotation about the right axis, but not by the right angle"
 
 
+# Every library call that returns the answer of 01.1 (a rotation matrix from an axis and an angle),
+# directly or through angles, quaternions, Wigner matrices or a matrix exponential.
 ROTATION_FORBIDDEN = {
     "o3.axis_angle_to_matrix": o3.axis_angle_to_matrix, "o3.angles_to_matrix": o3.angles_to_matrix,
     "o3.matrix_x": o3.matrix_x, "o3.matrix_y": o3.matrix_y, "o3.matrix_z": o3.matrix_z,
     "o3.quaternion_to_matrix": o3.quaternion_to_matrix, "o3.wigner_D": o3.wigner_D,
+    **{f"o3.{cls.__name__}.{name}": getattr(cls, name) for cls in (o3.Irrep, o3.Irreps)
+       for name in ("D_from_axis_angle", "D_from_angles", "D_from_quaternion", "D_from_matrix")},
     "symml.so3.axis_angle_to_matrix": so3.axis_angle_to_matrix, "symml.so3.angles_to_matrix": so3.angles_to_matrix,
     "symml.so3.matrix_x": so3.matrix_x, "symml.so3.matrix_y": so3.matrix_y, "symml.so3.matrix_z": so3.matrix_z,
-    "symml.so3.wigner_D": so3.wigner_D,
+    "symml.so3._axis_matrix": so3._axis_matrix, "symml.so3._quaternion_to_matrix": so3._quaternion_to_matrix,
+    "symml.so3.wigner_D": so3.wigner_D, "symml.so3.irrep_D_from_matrix": so3.irrep_D_from_matrix,
+    "symml.irreps.D_from_matrix": symml_irreps.D_from_matrix,
     "torch.matrix_exp": torch.matrix_exp, "torch.linalg.matrix_exp": torch.linalg.matrix_exp,
     "scipy Rotation.from_rotvec": Rotation.from_rotvec, "scipy Rotation.from_euler": Rotation.from_euler,
-    "scipy Rotation.from_quat": Rotation.from_quat, "scipy.linalg.expm": scipy.linalg.expm,
+    "scipy Rotation.from_quat": Rotation.from_quat, "scipy Rotation.from_mrp": Rotation.from_mrp,
+    "scipy Rotation.from_davenport": Rotation.from_davenport,
+    "scipy.linalg.expm": scipy.linalg.expm,
+    # scipy.linalg.expm_frechet and funm are left out: scipy wraps them in a decorator, whose inner call the
+    # tripwire reads as the library's own (symml/checks/forbidden.py), so expm_frechet(θK, ·)[0] still gets through
+    "sympy.rot_axis1": sympy.rot_axis1, "sympy.rot_axis2": sympy.rot_axis2, "sympy.rot_axis3": sympy.rot_axis3,
+    "sympy.rot_ccw_axis1": sympy.rot_ccw_axis1, "sympy.rot_ccw_axis2": sympy.rot_ccw_axis2, "sympy.rot_ccw_axis3": sympy.rot_ccw_axis3,
+    "sympy.rot_givens": sympy.rot_givens, "sympy Quaternion.to_rotation_matrix": sympy.Quaternion.to_rotation_matrix,
+    "ase.Atoms.rotate": ase.Atoms.rotate,
 }
+
+# one answer per forbidden route, written as a student would (each must be caught: tests/test_checks.py runs them)
+ROUTES = [
+    ("o3.axis_angle_to_matrix(a, torch.tensor(t, dtype=a.dtype))", "o3.axis_angle_to_matrix"),
+    ("o3.angles_to_matrix(*[torch.tensor(t, dtype=a.dtype)] * 3)", "o3.angles_to_matrix"),
+    ("o3.matrix_x(torch.tensor(t, dtype=a.dtype))", "o3.matrix_x"), ("o3.matrix_y(torch.tensor(t, dtype=a.dtype))", "o3.matrix_y"),
+    ("o3.matrix_z(torch.tensor(t, dtype=a.dtype))", "o3.matrix_z"),
+    ("o3.quaternion_to_matrix(o3.axis_angle_to_quaternion(a, torch.tensor(t, dtype=a.dtype)))", "o3.quaternion_to_matrix"),
+    ("o3.wigner_D(1, *[torch.tensor(t, dtype=a.dtype)] * 3)", "o3.wigner_D"),
+    ("o3.Irrep('1o').D_from_axis_angle(a, torch.tensor(t, dtype=a.dtype))", "o3.Irrep.D_from_axis_angle"),
+    ("o3.Irrep('1o').D_from_angles(*[torch.tensor(t, dtype=a.dtype)] * 3)", "o3.Irrep.D_from_angles"),
+    ("o3.Irrep('1o').D_from_quaternion(o3.axis_angle_to_quaternion(a, torch.tensor(t, dtype=a.dtype)))", "o3.Irrep.D_from_quaternion"),
+    ("o3.Irrep('1o').D_from_matrix(torch.eye(3, dtype=a.dtype))", "o3.Irrep.D_from_matrix"),
+    ("o3.Irreps('1o').D_from_axis_angle(a, torch.tensor(t, dtype=a.dtype))", "o3.Irreps.D_from_axis_angle"),
+    ("o3.Irreps('1o').D_from_angles(*[torch.tensor(t, dtype=a.dtype)] * 3)", "o3.Irreps.D_from_angles"),
+    ("o3.Irreps('1o').D_from_quaternion(o3.axis_angle_to_quaternion(a, torch.tensor(t, dtype=a.dtype)))", "o3.Irreps.D_from_quaternion"),
+    ("o3.Irreps('1o').D_from_matrix(torch.eye(3, dtype=a.dtype))", "o3.Irreps.D_from_matrix"),
+    ("so3.axis_angle_to_matrix(a, t)", "symml.so3.axis_angle_to_matrix"),
+    ("so3.angles_to_matrix(t, t, t, dtype=a.dtype)", "symml.so3.angles_to_matrix"),
+    ("so3.matrix_x(t, dtype=a.dtype)", "symml.so3.matrix_x"), ("so3.matrix_y(t, dtype=a.dtype)", "symml.so3.matrix_y"),
+    ("so3.matrix_z(t, dtype=a.dtype)", "symml.so3.matrix_z"), ("so3._axis_matrix(t, 0, 1, dtype=a.dtype)", "symml.so3._axis_matrix"),
+    ("so3._quaternion_to_matrix(torch.tensor([1.0, 0, 0, 0], dtype=a.dtype))", "symml.so3._quaternion_to_matrix"),
+    ("so3.wigner_D(1, t, t, t)", "symml.so3.wigner_D"),
+    ("so3.irrep_D_from_matrix(1, -1, torch.eye(3, dtype=a.dtype))", "symml.so3.irrep_D_from_matrix"),
+    ("symml_irreps.D_from_matrix('1o', torch.eye(3, dtype=a.dtype))", "symml.irreps.D_from_matrix"),
+    ("torch.matrix_exp(t * torch.eye(3, dtype=a.dtype))", "torch.matrix_exp"),
+    ("torch.linalg.matrix_exp(t * torch.eye(3, dtype=a.dtype))", "torch.linalg.matrix_exp"),
+    ("torch.as_tensor(Rotation.from_rotvec((t * a / a.norm()).numpy()).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_rotvec"),
+    ("torch.as_tensor(Rotation.from_euler('z', t).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_euler"),
+    ("torch.as_tensor(Rotation.from_quat([0, 0, 0, 1]).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_quat"),
+    ("torch.as_tensor(Rotation.from_mrp((math.tan(t / 4) * a / a.norm()).numpy()).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_mrp"),
+    ("torch.as_tensor(Rotation.from_davenport(numpy.eye(3), 'extrinsic', [t, 0, 0]).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_davenport"),
+    ("torch.as_tensor(scipy.linalg.expm(t * torch.eye(3).numpy()), dtype=a.dtype)", "scipy.linalg.expm"),
+    ("torch.tensor(numpy.array(sympy.rot_axis1(t), dtype=float), dtype=a.dtype)", "sympy.rot_axis1"),
+    ("torch.tensor(numpy.array(sympy.rot_axis2(t), dtype=float), dtype=a.dtype)", "sympy.rot_axis2"),
+    ("torch.tensor(numpy.array(sympy.rot_axis3(t), dtype=float), dtype=a.dtype)", "sympy.rot_axis3"),
+    ("torch.tensor(numpy.array(sympy.rot_ccw_axis1(t), dtype=float), dtype=a.dtype)", "sympy.rot_ccw_axis1"),
+    ("torch.tensor(numpy.array(sympy.rot_ccw_axis2(t), dtype=float), dtype=a.dtype)", "sympy.rot_ccw_axis2"),
+    ("torch.tensor(numpy.array(sympy.rot_ccw_axis3(t), dtype=float), dtype=a.dtype)", "sympy.rot_ccw_axis3"),
+    ("torch.tensor(numpy.array(sympy.rot_givens(0, 1, t, dim=3), dtype=float), dtype=a.dtype)", "sympy.rot_givens"),
+    ("torch.tensor(numpy.array(sympy.Quaternion.from_axis_angle(tuple(float(c) for c in a / a.norm()), t).to_rotation_matrix(), dtype=float), dtype=a.dtype)",
+     "sympy Quaternion.to_rotation_matrix"),
+    ("(lambda atoms: (atoms.rotate(math.degrees(t), a.numpy()), torch.as_tensor(atoms.positions.T, dtype=a.dtype))[1])(ase.Atoms('H3', positions=numpy.eye(3)))",
+     "ase.Atoms.rotate"),
+]
 
 
 # ---------------------------------------------------------------- 01.2 composing two moves of E(3)
@@ -319,24 +382,8 @@ EXERCISES = [
                        (lambda a, t: torch.ones(3, 3), "not a rotation"), (lambda a, t: matrix_z(t), "moves the axis"),
                        (lambda a, t: rotation_about(a, 2 * t), "not by the right angle"),
                        (_rodrigues, "not a rotation"), (lambda a, t: torch.ones(2, 2), "shape"), (lambda a, t: None, "forget to `return`"),
-                       *[(as_student(f"lambda a, t: {call}", o3=o3, so3=so3, torch=torch, Rotation=Rotation, scipy=scipy), f"calls {name}")
-                         for call, name in [
-                             ("o3.axis_angle_to_matrix(a, torch.tensor(t, dtype=a.dtype))", "o3.axis_angle_to_matrix"),
-                             ("o3.angles_to_matrix(*[torch.tensor(t, dtype=a.dtype)] * 3)", "o3.angles_to_matrix"),
-                             ("o3.matrix_x(torch.tensor(t, dtype=a.dtype))", "o3.matrix_x"), ("o3.matrix_y(torch.tensor(t, dtype=a.dtype))", "o3.matrix_y"),
-                             ("o3.matrix_z(torch.tensor(t, dtype=a.dtype))", "o3.matrix_z"),
-                             ("o3.quaternion_to_matrix(o3.axis_angle_to_quaternion(a, torch.tensor(t, dtype=a.dtype)))", "o3.quaternion_to_matrix"),
-                             ("o3.wigner_D(1, *[torch.tensor(t, dtype=a.dtype)] * 3)", "o3.wigner_D"),
-                             ("so3.axis_angle_to_matrix(a, t)", "symml.so3.axis_angle_to_matrix"),
-                             ("so3.angles_to_matrix(t, t, t, dtype=a.dtype)", "symml.so3.angles_to_matrix"),
-                             ("so3.matrix_x(t, dtype=a.dtype)", "symml.so3.matrix_x"), ("so3.matrix_y(t, dtype=a.dtype)", "symml.so3.matrix_y"),
-                             ("so3.matrix_z(t, dtype=a.dtype)", "symml.so3.matrix_z"), ("so3.wigner_D(1, t, t, t)", "symml.so3.wigner_D"),
-                             ("torch.matrix_exp(t * torch.eye(3, dtype=a.dtype))", "torch.matrix_exp"),
-                             ("torch.linalg.matrix_exp(t * torch.eye(3, dtype=a.dtype))", "torch.linalg.matrix_exp"),
-                             ("torch.as_tensor(Rotation.from_rotvec((t * a / a.norm()).numpy()).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_rotvec"),
-                             ("torch.as_tensor(Rotation.from_euler('z', t).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_euler"),
-                             ("torch.as_tensor(Rotation.from_quat([0, 0, 0, 1]).as_matrix(), dtype=a.dtype)", "scipy Rotation.from_quat"),
-                             ("torch.as_tensor(scipy.linalg.expm(t * torch.eye(3).numpy()), dtype=a.dtype)", "scipy.linalg.expm")]]]),
+                       *[(as_student(f"lambda a, t: {call}", o3=o3, so3=so3, symml_irreps=symml_irreps, torch=torch, Rotation=Rotation,
+                                     scipy=scipy, sympy=sympy, numpy=numpy, ase=ase, math=math), f"calls {name}") for call, name in ROUTES]]),
     Exercise("01.2", compose, compose_cases, compose_compare, title="composing two moves", name="compose", hidden=compose_hidden,
              mistakes=[(lambda R1, t1, R2, t2: compose(R2, t2, R1, t1), "other order"),
                        (lambda R1, t1, R2, t2: (R1 @ R2, t1 + t2), "its shift included"),

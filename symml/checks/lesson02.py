@@ -11,7 +11,7 @@ import torch
 from e3nn import o3
 
 from symml.checks import Case, Exercise, as_bool, close
-from symml.checks.hints import compare_irreps
+from symml.checks.hints import compare_irreps, irreps_answer
 from symml.so3 import matrix_z, rand_matrix
 
 # P @ (x, y, z) = (y, z, x)
@@ -187,11 +187,11 @@ def _explain_ab(mine, want):
 
     if ls(mine) == ls(want):
         return "the l's are right, the parities are not: apply the inversion −I to a and to b, and see what happens to a bᵀ"
-    return "without inversion this is the product of two vectors, which lesson 02 split into pieces of 1, 3 and 5 numbers"
+    return "forget parity for a moment: this is the product of two vectors, whose nine numbers split into pieces of 1, 3 and 5 (lesson 02 names them; lesson 03 shows it)"
 
 
 def irreps_compare(got, expected, case=None):
-    return compare_irreps(got, expected, _explain_ab)
+    return compare_irreps(irreps_answer(got), expected, _explain_ab)
 
 
 # ---------------------------------------------------------------- 02.5 a numerical equivariance test
@@ -332,7 +332,7 @@ EXERCISES = [
                        (lambda R: D_yzx(R), "shape")]),
     Exercise("02.4", vector_times_pseudovector, None, irreps_compare, kind="value", name="irreps_ab",
              title="predict: a vector times a pseudovector",
-             mistakes=[("0e + 1e + 2e", "parities are not"), ("0e + 1o + 2e", "parities are not"), ("3x1o", "lesson 02 split"),
+             mistakes=[("0e + 1e + 2e", "parities are not"), ("0e + 1o + 2e", "parities are not"), ("3x1o", "pieces of 1, 3 and 5"),
                        ("0o + 1o", "components"), ("banana", "not an irreps string"), (9, "irreps string such as")]),
     Exercise("02.5", is_equivariant, equivariant_cases, equivariant_compare, call=equivariant_call, title="a numerical equivariance test",
              name="is_equivariant", hidden=equivariant_hidden, points=2,

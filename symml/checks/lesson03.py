@@ -12,7 +12,7 @@ import torch
 from e3nn import o3
 
 from symml.checks import Case, Exercise, close
-from symml.checks.hints import as_student, compare_irreps, shortcuts
+from symml.checks.hints import as_student, compare_irreps, irreps_answer, shortcuts
 from symml.irreps import casimir, decompose
 from symml.so3 import so3_generators
 
@@ -38,7 +38,7 @@ def _explain_2x2(mine, want):
 
 
 def predict_compare(got, expected, case=None):
-    return compare_irreps(got, expected, _explain_2x2)
+    return compare_irreps(irreps_answer(got), expected, _explain_2x2)
 
 
 # ---------------------------------------------------------------- 03.2 the irreps of O(3), parities included
@@ -146,7 +146,7 @@ def _explain_o3(mine, want):
 
 
 def o3_irreps_compare(got, expected, case):
-    return compare_irreps(got, expected, _explain_o3)
+    return compare_irreps(irreps_answer(got), expected, _explain_o3)
 
 
 def _o3_irreps_even(L, P):  # a mistake: every parity even
@@ -285,7 +285,7 @@ def _explain_product(mine, want):
 
 
 def product_compare(got, expected, case):
-    return compare_irreps(got, expected, _explain_product)
+    return compare_irreps(irreps_answer(got), expected, _explain_product)
 
 
 def _product_all_even(factors):

@@ -5,6 +5,9 @@ Conventions: e3nn 0.6; a Clebsch-Gordan tensor ``C`` of ``l1 ⊗ l2 → l3`` has
 ``(2l1+1, 2l2+1, 2l3+1)``, real, unit Frobenius norm, and couples ``z_k = Σ_ij C_ijk x_i y_j``.
 """
 
+from typing import NamedTuple
+
+import sympy.physics.wigner
 import torch
 from e3nn import o3
 
@@ -12,19 +15,63 @@ import symml.cg as symml_cg
 import symml.nn as symml_nn
 from symml.cg import clebsch_gordan
 from symml.checks import Case, Exercise, close
-from symml.checks.hints import as_student, compare_irreps, shortcuts
-from symml.so3 import rand_matrix
+from symml.checks.hints import as_student, compare_irreps, irreps_answer, shortcuts
+from symml.irreps import casimir, decompose, intertwiners, null_space
+from symml.so3 import rand_matrix, so3_generators
 
 # ---------------------------------------------------------------- 04.1 Clebsch-Gordan from one Casimir eigenspace
+
+
+def _allowed(l1, l2, l3):
+    return abs(l1 - l2) <= l3 <= l1 + l2
 
 
 def cg_from_casimir(l1, l2, l3):
     """The Clebsch-Gordan tensor of ``l1 ⊗ l2 → l3`` (unit norm, either sign), float64.
 
     Derived as the lesson's library does: the ``l3`` eigenspace of the Casimir of ``l1 ⊗ l2`` (a space
-    of ``2l3+1`` dimensions), then the one map from irrep ``l3`` onto it.
+    of ``2l3+1`` dimensions), then the one map from irrep ``l3`` onto it. A triple the selection rule
+    forbids has an empty eigenspace: the zero tensor of shape ``(2l1+1, 2l2+1, 2l3+1)``.
     """
+    if not _allowed(l1, l2, l3):
+        return torch.zeros(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1, dtype=torch.float64)
     return clebsch_gordan(l1, l2, l3, dtype=torch.float64)
+
+
+# How the method asked for is told apart from the lesson's direct solve: the direct solve finds C as the
+# null space of a constraint on all (2l1+1)(2l2+1)(2l3+1) entries at once, so it hands a matrix with that
+# many columns to a decomposition (SVD, eigh, QR, ...). The Casimir route never decomposes anything wider
+# than the product space, (2l1+1)(2l2+1) (the Casimir), or (2l3+1)² (the map from irrep l3 onto the
+# eigenspace, e.g. symml.irreps.intertwiners). The guard below records the widest matrix any decomposition
+# receives while the answer runs (library code included) and compares it with that bound.
+_DECOMPOSITIONS = {getattr(torch.linalg, name) for name in dir(torch.linalg) if not name.startswith("_") and callable(getattr(torch.linalg, name))}
+_DECOMPOSITIONS |= {torch.svd, torch.qr, torch.pinverse, torch.lu, torch.cholesky, torch.lstsq} if hasattr(torch, "lstsq") else {torch.svd, torch.qr, torch.pinverse, torch.lu, torch.cholesky}
+
+
+class _WidestDecomposition(torch.overrides.TorchFunctionMode):
+    def __init__(self):
+        super().__init__()
+        self.widest = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in _DECOMPOSITIONS and args and isinstance(args[0], torch.Tensor) and args[0].dim() >= 2:
+            self.widest = max(self.widest, int(args[0].shape[-1]))
+        return func(*args, **(kwargs or {}))
+
+
+class DirectSolve(NamedTuple):
+    """What the guard returns in place of C when the answer decomposed a matrix too wide for the Casimir route."""
+
+    columns: int
+    bound: int
+
+
+def cg_call(answer, l1, l2, l3):
+    guard = _WidestDecomposition()
+    with guard:
+        C = answer(l1, l2, l3)
+    bound = max((2 * l1 + 1) * (2 * l2 + 1), (2 * l3 + 1) ** 2)
+    return DirectSolve(guard.widest, bound) if guard.widest > bound else C
 
 
 def _allowed_triple(g, top):
@@ -38,6 +85,7 @@ def cg_cases(g):
     yield Case(*_allowed_triple(g, 4))
     l1, l2 = (int(l) for l in torch.randint(1, 4, (2,), generator=g))
     yield Case(l1, l2, l1 + l2, note="the largest l3")
+    yield Case(1, 1, 3, note="a triple the selection rule forbids")
 
 
 def cg_hidden(g):
@@ -45,9 +93,20 @@ def cg_hidden(g):
     yield Case(0, 3, 3, note="l1 = 0")
     yield Case(0, 0, 0, note="three scalars")
     yield Case(*_allowed_triple(g, 5), note="larger l")
+    yield Case(3, 1, 1, note="l3 below |l1 − l2|, a forbidden triple")
 
 
 def cg_compare(got, expected, case):
+    if isinstance(got, tuple) and len(got) == 2 and all(isinstance(x, int) for x in got):  # DirectSolve, as plain data
+        columns, bound = got
+        return (f"your answer solves for all {columns} entries of C at once (a decomposition of a matrix that wide): that is the "
+                f"lesson's direct solve; this exercise asks you to work in the l3 eigenspace of the Casimir of l1 ⊗ l2, "
+                f"where nothing wider than {bound} is needed")
+    l1, l2, l3 = case.args
+    if not _allowed(l1, l2, l3):
+        if isinstance(got, torch.Tensor) and got.shape == expected.shape and got.abs().max() > 1e-9:
+            return "the selection rule forbids this triple: the l3 eigenspace is empty, so C is the zero tensor"
+        return close(got, expected, what="C")
     hint = close(got, expected, what="C")
     if hint is None or close(got, -expected) is None:
         return None
@@ -70,6 +129,22 @@ def _unit_random(l1, l2, l3):
     return C / C.norm()
 
 
+# the lesson's direct solve, copied into a notebook: it must fail (tests/test_checks.py runs it as a mistake)
+DIRECT_SOLVE = """(lambda l1, l2, l3: (lambda L1, L2, L3, I1, I2, I3: null_space(torch.cat([
+    (torch.kron(torch.kron(L1[a], I2), I3) + torch.kron(torch.kron(I1, L2[a]), I3) + torch.kron(torch.kron(I1, I2), L3[a])).T for a in range(3)]))[0]
+    .reshape(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1))(*(so3_generators(l, torch.float64) for l in (l1, l2, l3)), *(torch.eye(2 * l + 1, dtype=torch.float64) for l in (l1, l2, l3)))
+    if abs(l1 - l2) <= l3 <= l1 + l2 else torch.zeros(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1, dtype=torch.float64))"""
+# the same solve through intertwiners: every map from irrep l3 into the whole product space at once
+WHOLE_SPACE_SOLVE = """(lambda l1, l2, l3: (lambda L: intertwiners(so3_generators(l3, torch.float64), L)[0].reshape(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1))(torch.stack([torch.kron(so3_generators(l1, torch.float64)[a], torch.eye(2 * l2 + 1, dtype=torch.float64)) + torch.kron(torch.eye(2 * l1 + 1, dtype=torch.float64), so3_generators(l2, torch.float64)[a])
+    for a in range(3)])) if abs(l1 - l2) <= l3 <= l1 + l2 else torch.zeros(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1, dtype=torch.float64))"""
+# the method asked for, as a student writes it (tests/test_keys_00_06.py checks that it passes)
+CASIMIR_METHOD = """(lambda l1, l2, l3: (lambda L: (lambda values, vectors: (lambda W: (lambda C: C / C.norm())(
+    (W @ intertwiners(so3_generators(l3, torch.float64), W.T @ L @ W)[0]).reshape(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1)))(vectors[:, (values - l3 * (l3 + 1)).abs() < 0.5]))
+    (*torch.linalg.eigh(casimir(L))))(torch.stack([torch.kron(so3_generators(l1, torch.float64)[a], torch.eye(2 * l2 + 1, dtype=torch.float64)) + torch.kron(torch.eye(2 * l1 + 1, dtype=torch.float64), so3_generators(l2, torch.float64)[a])
+    for a in range(3)])) if abs(l1 - l2) <= l3 <= l1 + l2 else torch.zeros(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1, dtype=torch.float64))"""
+STUDENT_TOOLS = dict(torch=torch, null_space=null_space, intertwiners=intertwiners, casimir=casimir, so3_generators=so3_generators)
+
+
 # ---------------------------------------------------------------- 04.2 predict: a feature times itself
 
 
@@ -89,7 +164,7 @@ def _explain_self_product(mine, want):
 
 
 def self_product_compare(got, expected, case=None):
-    return compare_irreps(got, expected, _explain_self_product)
+    return compare_irreps(irreps_answer(got), expected, _explain_self_product)
 
 
 # ---------------------------------------------------------------- 04.3 counting the paths of a tensor product
@@ -149,11 +224,13 @@ def paths_compare(got, expected, case):
 
 # ---------------------------------------------------------------- the declarations
 
-CG_FORBIDDEN = shortcuts("clebsch-gordan", "tensor products")   # every tensor product module holds the coefficients
+# every tensor product module holds the coefficients; decompose's change of basis holds them too; sympy tabulates them
+CG_FORBIDDEN = {**shortcuts("clebsch-gordan", "tensor products"), "symml.irreps.decompose": decompose,
+                "sympy.physics.wigner.clebsch_gordan": sympy.physics.wigner.clebsch_gordan, "sympy.physics.wigner.wigner_3j": sympy.physics.wigner.wigner_3j}
 PATHS_FORBIDDEN = {"o3.Irrep.__mul__": o3.Irrep.__mul__, **shortcuts("tensor products")}
 
 EXERCISES = [
-    Exercise("04.1", cg_from_casimir, cg_cases, cg_compare, title="Clebsch-Gordan from one Casimir eigenspace", name="cg_from_casimir",
+    Exercise("04.1", cg_from_casimir, cg_cases, cg_compare, call=cg_call, title="Clebsch-Gordan from one Casimir eigenspace", name="cg_from_casimir",
              points=3, hidden=cg_hidden, forbidden=CG_FORBIDDEN,
              mistakes=[(lambda l1, l2, l3: 2 * cg_from_casimir(l1, l2, l3), "normalise it"),
                        (_unit_random, "not equivariant"),
@@ -166,7 +243,16 @@ EXERCISES = [
                                    "(o3.FullTensorProduct(f'{l1}e', f'{l2}e', filter_ir_out=[f'{l3}e']), torch.eye(2 * l1 + 1), torch.eye(2 * l2 + 1))", o3=o3, torch=torch),
                         "calls o3.FullTensorProduct"),
                        (as_student("lambda l1, l2, l3: symml_cg._clebsch_gordan(l1, l2, l3)", symml_cg=symml_cg), "calls symml.cg._clebsch_gordan"),
-                       (as_student("lambda l1, l2, l3: o3._wigner._so3_clebsch_gordan(l1, l2, l3)", o3=o3), "calls o3._wigner._so3_clebsch_gordan")]),
+                       (as_student("lambda l1, l2, l3: o3._wigner._so3_clebsch_gordan(l1, l2, l3)", o3=o3), "calls o3._wigner._so3_clebsch_gordan"),
+                       (as_student(DIRECT_SOLVE, **STUDENT_TOOLS), "the lesson's direct solve"),
+                       (as_student(WHOLE_SPACE_SOLVE, **STUDENT_TOOLS), "the lesson's direct solve"),
+                       (lambda l1, l2, l3: cg_from_casimir(l1, l2, l3) + (0 if _allowed(l1, l2, l3) else 1.0), "C is the zero tensor"),
+                       (as_student("lambda l1, l2, l3: decompose(lambda R: torch.kron(R, R))[1][:1].reshape(3, 3, 1)", decompose=decompose, torch=torch),
+                        "calls symml.irreps.decompose"),
+                       (as_student("lambda l1, l2, l3: torch.tensor(float(wigner.clebsch_gordan(l1, l2, l3, 0, 0, 0))) * torch.ones(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1)",
+                                   wigner=sympy.physics.wigner, torch=torch), "calls sympy.physics.wigner.clebsch_gordan"),
+                       (as_student("lambda l1, l2, l3: torch.tensor(float(wigner.wigner_3j(l1, l2, l3, 0, 0, 0))) * torch.ones(2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1)",
+                                   wigner=sympy.physics.wigner, torch=torch), "calls sympy.physics.wigner.wigner_3j")]),
     Exercise("04.2", self_product, None, self_product_compare, kind="value", name="self_product", title="predict: a feature times itself",
              mistakes=[("0e + 1e + 2e + 3e + 4e", "swap the two inputs"), ("0o + 2o + 4o", "no odd parity"), ("0e + 2e", "some l's that survive"),
                        ("2x0e + 2e + 4e", "at most once"), ("many", "not an irreps string"), (3, "irreps string such as")]),

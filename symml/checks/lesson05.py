@@ -1,5 +1,5 @@
 """Exercises of problem set 05, spherical harmonics: a function on the sphere from its coefficients, the recursion's constant in another
-normalisation, a predicted power spectrum, and a bispectrum with radial channels.
+normalisation, a predicted power spectrum, the radial power spectrum from pairs of neighbours, and its rank.
 
 Conventions: e3nn 0.6's basis (the one ``clebsch_gordan`` is written in); the *component*
 normalisation ``Σ_m Yˡ_m(r̂)² = 2l+1`` unless an exercise says otherwise; vectors ``(n, 3)`` of any
@@ -136,98 +136,110 @@ def constant_compare(got, expected, case):
     return "not the right constant: which length does the coupling of a unit Yˡ with r̂ have?"
 
 
-# ---------------------------------------------------------------- 05.3 predict: the octahedron's power spectrum
+# ---------------------------------------------------------------- 05.3 predict: the icosahedron's power spectrum
 
-OCTAHEDRON = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 1], [-1, 0, 0], [0, -1, 0], [0, 0, -1]], dtype=torch.float64)
-
-
-def octahedron_zeros():
-    """The l in 1..4 where the power spectrum ``|Σ_j Yˡ(r̂_j)|²`` of the octahedron's six vertices is zero."""
-    return "123"
+PHI = (1 + math.sqrt(5)) / 2
+ICOSAHEDRON = torch.tensor([[0.0, s1, s2 * PHI] for s1 in (-1, 1) for s2 in (-1, 1)]
+                           + [[s1, s2 * PHI, 0.0] for s1 in (-1, 1) for s2 in (-1, 1)]
+                           + [[s2 * PHI, 0.0, s1] for s1 in (-1, 1) for s2 in (-1, 1)], dtype=torch.float64)
 
 
-def octahedron_compare(got, expected, case=None):
+def icosahedron_zeros():
+    """The l in 1..6 where the power spectrum ``|Σ_j Yˡ(r̂_j)|²`` of the icosahedron's twelve vertices is zero.
+
+    Odd l cancel in ± pairs; the icosahedral group leaves no vector of l = 2 or l = 4 alone (its first
+    invariant beyond l = 0 is at l = 6).
+    """
+    return "12345"
+
+
+def icosahedron_compare(got, expected, case=None):
     if isinstance(got, (list, tuple, set)):
         got = "".join(str(x) for x in got)
-    if not isinstance(got, str) or not all(c in "1234, " for c in got):
-        return "answer with the l's as a string of digits from 1 to 4, such as \"24\""
+    if not isinstance(got, str) or not all(c in "123456, " for c in got):
+        return "answer with the l's as a string of digits from 1 to 6, such as \"24\""
     picked = {int(c) for c in got if c.isdigit()}
     want = {int(c) for c in expected}
     if picked == want:
         return None
-    if 4 in picked:
-        return "l = 4 is the first l with a function that has the full symmetry of a cube, x⁴ + y⁴ + z⁴ − ⅗ r⁴: it survives the sum"
-    if not {1, 3} <= picked:
-        return "with every vertex r̂ the octahedron also has −r̂; Yˡ(−r̂) = (−1)ˡ Yˡ(r̂): what happens to the sum for odd l?"
-    return "l = 2 is a symmetric traceless matrix, Σ_j r̂_j r̂_jᵀ − ⅓ Σ_j I; compute Σ_j r̂_j r̂_jᵀ for the six vertices"
+    if not {1, 3, 5} <= picked:
+        return "every vertex r̂ of the icosahedron has its opposite −r̂ among the twelve; Yˡ(−r̂) = (−1)ˡ Yˡ(r̂): what happens to odd l?"
+    if 6 in picked:
+        return "p_l is forced to vanish only where the shape's symmetries leave no vector of type l alone; count them for l = 6, as lesson 05 did"
+    if 4 not in picked:
+        return "the cube's l = 4 survivor, x⁴ + y⁴ + z⁴ − ⅗ r⁴, needs the cube's axes; count the l = 4 vectors the icosahedron's 120 symmetries leave alone"
+    return "l = 2 is a symmetric traceless matrix, Σ_j r̂_j r̂_jᵀ − (n/3) I: which such matrix can a shape with five-fold axes keep?"
 
 
-# ---------------------------------------------------------------- 05.4 a bispectrum with radial channels
+# ---------------------------------------------------------------- 05.4 the radial power spectrum from pairs of neighbours
 
 
-def radial_bispectrum(vectors, l1, l2, l3, centres, width):
-    """``B_abc = Σ_ijk C^{(l1,l2,l3)}_ijk A^{l1}_{a,i} A^{l2}_{b,j} A^{l3}_{c,k}``, shape ``(K, K, K)``.
+def _legendre(l, x):
+    """P_l(x) by Bonnet's recursion (k+1) P_{k+1} = (2k+1) x P_k − k P_{k−1}."""
+    previous, current = torch.ones_like(x), x
+    if l == 0:
+        return previous
+    for k in range(1, l):
+        previous, current = current, ((2 * k + 1) * x * current - k * previous) / (k + 1)
+    return current
 
-    ``A^l_{a} = Σ_j w_a(|r_j|) Yˡ(r̂_j)`` with the radial channels ``w_a(r) = exp(-(r - centres[a])² / (2 width²))``;
-    ``vectors`` (n, 3), ``centres`` (K,), ``width`` a float. Invariant under rotations.
+
+def _channels(vectors, centres, width):
+    return torch.exp(-((vectors.norm(dim=-1, keepdim=True) - centres) ** 2) / (2 * width**2))  # (n, K)
+
+
+def pair_power_spectrum(vectors, l, centres, width):
+    """``p_nn'l = Σ_jk g_n(|r_j|) g_n'(|r_k|) (2l+1) P_l(r̂_j · r̂_k)``, shape ``(K, K)``, without spherical harmonics.
+
+    The pair form of lesson 05's ``Σ_m A^l_nm A^l_n'm`` (component normalisation), by the addition
+    theorem; ``g_n(r) = exp(−(r − centres[n])² / (2 width²))``; the pairs j = k count too.
     """
-    w = torch.exp(-((vectors.norm(dim=-1, keepdim=True) - centres) ** 2) / (2 * width**2))  # (n, K)
-    A = [torch.einsum("na,ni->ai", w, _sh(l, vectors)) for l in (l1, l2, l3)]
-    return torch.einsum("ijk,ai,bj,ck->abc", clebsch_gordan(l1, l2, l3, dtype=vectors.dtype), *A)
+    r = vectors / vectors.norm(dim=-1, keepdim=True)
+    g = _channels(vectors, centres, width)
+    return (2 * l + 1) * g.T @ _legendre(l, (r @ r.T).clamp(-1, 1)) @ g
 
 
-def _bispectrum_call(answer, vectors, l1, l2, l3, centres, width, R):
-    return answer(vectors, l1, l2, l3, centres, width), answer(vectors @ R.T, l1, l2, l3, centres, width)
+def _pairs_cases(g):
+    for K, l in ((3, int(torch.randint(1, 4, (), generator=g))), (4, int(torch.randint(2, 7, (), generator=g)))):
+        yield Case(_vectors(g, int(torch.randint(3, 8, (), generator=g))), l, torch.linspace(0.5, 2.5, K, dtype=torch.float64), 0.6, note=f"l = {l}")
+    yield Case(_vectors(g, 5), 0, torch.linspace(0.5, 2.5, 5, dtype=torch.float64), 0.4, note="l = 0")
 
 
-def _triple(g):
-    l1, l2 = (int(l) for l in torch.randint(0, 4, (2,), generator=g))
-    return l1, l2, abs(l1 - l2) + int(torch.randint(0, 2 * min(l1, l2) + 1, (), generator=g))
+def _pairs_hidden(g):
+    yield Case(_vectors(g, 1), 3, torch.tensor([1.0, 2.0], dtype=torch.float64), 0.8, note="a single neighbour")
+    v = _vectors(g, 1)
+    yield Case(torch.cat([v, 2 * v]), 2, torch.tensor([1.0, 2.0], dtype=torch.float64), 0.8, note="two neighbours in the same direction")
+    yield Case(_vectors(g, 6), 8, torch.linspace(0.5, 3.0, 3, dtype=torch.float64), 0.5, note="l = 8")
+    yield Case(_vectors(g, 4, torch.float32), 2, torch.linspace(0.5, 2.5, 3, dtype=torch.float32), 0.6, note="float32")
 
 
-def bispectrum_cases(g):
-    for K in (2, 3):
-        yield Case(_vectors(g, 6), *_triple(g), torch.linspace(0.5, 2.5, K, dtype=torch.float64), 0.6, rand_matrix(generator=g, dtype=torch.float64))
-    yield Case(_vectors(g, 5), 1, 1, 2, torch.tensor([0.8, 1.6, 2.4], dtype=torch.float64), 0.5, rand_matrix(generator=g, dtype=torch.float64), note="(1, 1, 2)")
-
-
-def bispectrum_hidden(g):
-    yield Case(_vectors(g, 1), 1, 1, 0, torch.tensor([1.0, 2.0], dtype=torch.float64), 1.0, rand_matrix(generator=g, dtype=torch.float64), note="a single neighbour")
-    yield Case(_vectors(g, 4), 0, 0, 0, torch.tensor([1.5], dtype=torch.float64), 0.7, rand_matrix(generator=g, dtype=torch.float64), note="l = 0 and one channel")
-    yield Case(_vectors(g, 7), 2, 3, 4, torch.linspace(0.5, 3.0, 4, dtype=torch.float64), 0.4, rand_matrix(generator=g, dtype=torch.float64), note="(2, 3, 4), four channels")
-
-
-def bispectrum_compare(got, expected, case):
-    vectors, l1, l2, l3, centres, width, R = case.args
-    if not (isinstance(got, tuple) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got)):
-        return close(got, expected)
-    b, b_rotated = got
-    hint = close(b, expected[0], what="B")
-    if hint is None:
-        return None if close(b_rotated, b) is None else "B changes when the neighbours are rotated: it should be invariant"
-    if "shape" in hint:
+def pairs_compare(got, expected, case):
+    vectors, l, centres, width = case.args
+    hint = close(got, expected, case, what="p")
+    if hint is None or not isinstance(got, torch.Tensor) or got.shape != expected.shape:
         return hint
-    if close(b_rotated, b) is not None:
-        return "B changes when the neighbours are rotated: it should be invariant"
-    ones = torch.ones_like(centres)
-    plain = torch.einsum("ijk,i,j,k->", clebsch_gordan(l1, l2, l3, dtype=vectors.dtype), *(_sh(l, vectors).sum(0) for l in (l1, l2, l3)))
-    if close(b, plain * torch.einsum("a,b,c->abc", ones, ones, ones)) is None:
-        return "every channel gives the same number: weight each neighbour by its channel's w_a(|r|)"
-    return hint
+    got = got.detach().to(torch.float64)
+    g = _channels(vectors, centres, width).to(torch.float64)
+    self_pairs = (2 * l + 1) * g.T @ g
+    if l > 0 and close(got, expected / (2 * l + 1)) is None:
+        return "the addition theorem in component normalisation is Yˡ(a)·Yˡ(b) = (2l+1) P_l(a·b): the factor is missing"
+    if close(got, expected - self_pairs) is None:
+        return "the pairs j = k count too: each neighbour pairs with itself, with P_l(1) = 1"
+    return f"{hint}: check P_l (its recursion) at the cosine of each pair's angle, and that each pair meets g_n of one and g_n' of the other"
 
 
-# ---------------------------------------------------------------- 05.5 predict: the bispectrum of a mirror image
+# ---------------------------------------------------------------- 05.5 predict: the rank of p_nn'0
 
 
-def mirror_effect():
-    """What mirroring the neighbours does to B when l1 + l2 + l3 is odd."""
-    return "changes sign"
+def rank_l0():
+    """The rank of the 5×5 matrix ``p_nn'0`` of four neighbours at four different distances (five channels)."""
+    return "1"
 
 
-MIRROR_OPTIONS = ["unchanged", "changes sign", "changes otherwise"]
-mirror_compare = choice(MIRROR_OPTIONS, why={
-    "unchanged": "a mirror is a rotation (which B ignores) followed by the inversion −I; under −I each Aˡ picks up (−1)ˡ",
-    "changes otherwise": "a mirror is a rotation (which B ignores) followed by the inversion −I, and −I multiplies each Aˡ by a sign",
+RANK_OPTIONS = ["1", "4", "5"]
+rank_compare = choice(RANK_OPTIONS, why={
+    "4": "write p_nn'0 with Y⁰ = 1 (or P_0 = 1): is it a sum of one outer product per neighbour, or a single outer product?",
+    "5": "five channels give a 5×5 matrix, but its rank is set by how it is built: write p_nn'0 with Y⁰ = 1",
 })
 
 
@@ -259,17 +271,19 @@ EXERCISES = [
                        (as_student("lambda l: (lambda r: (lambda Y: float(1 / torch.einsum('ijk,ni,nj->nk', clebsch_gordan(l, 1, l + 1, dtype=r.dtype), Y, r).norm(dim=-1).mean()))"
                                    "(sh(l, r) / sh(l, r).norm(dim=-1, keepdim=True)))(torch.nn.functional.normalize(torch.randn(50, 3, dtype=torch.float64), dim=-1))",
                                    torch=torch, clebsch_gordan=clebsch_gordan, sh=_sh), "calls symml.cg.clebsch_gordan")]),
-    Exercise("05.3", octahedron_zeros, None, octahedron_compare, kind="value", name="octahedron_zeros", title="predict: the octahedron's power spectrum",
-             mistakes=[("1234", "full symmetry of a cube"), ("2", "odd l"), ("13", "symmetric traceless matrix"), ("abc", "string of digits")]),
-    Exercise("05.4", radial_bispectrum, bispectrum_cases, bispectrum_compare, call=_bispectrum_call, title="a bispectrum with radial channels",
-             name="radial_bispectrum", points=2, hidden=bispectrum_hidden, forbidden=SH_FORBIDDEN,
-             mistakes=[(lambda v, l1, l2, l3, c, w: radial_bispectrum(v, l1, l2, l3, c, w)[0], "shape"),
-                       (lambda v, l1, l2, l3, c, w: radial_bispectrum(v, l1, l2, l3, c, w) + 1e-3 * v[0, 0], "rotated"),
-                       (lambda v, l1, l2, l3, c, w: radial_bispectrum(v, l1, l2, l3, c, 1e6) * 1.0, "every channel gives the same number"),
-                       (lambda v, l1, l2, l3, c, w: radial_bispectrum(v, l1, l2, l3, c, 2 * w), "wrong values"),
-                       (as_student("lambda v, l1, l2, l3, c, w: o3.spherical_harmonics(l1, v, True)", o3=o3), "calls o3.spherical_harmonics"),
-                       (as_student("lambda v, l1, l2, l3, c, w: spherical_harmonics(l1, v)", spherical_harmonics=symml_sh.spherical_harmonics), "calls symml.sh.spherical_harmonics"),
-                       (as_student("lambda v, l1, l2, l3, c, w: o3.SphericalHarmonics(l1, True)(v)", o3=o3), "calls o3.SphericalHarmonics")]),
-    Exercise("05.5", mirror_effect, None, mirror_compare, kind="value", name="mirror_effect", title="predict: the bispectrum of a mirror image",
-             mistakes=[("unchanged", "picks up (−1)ˡ"), ("changes otherwise", "multiplies each Aˡ by a sign"), ("flips", "answer with one of")]),
+    Exercise("05.3", icosahedron_zeros, None, icosahedron_compare, kind="value", name="icosahedron_zeros",
+             title="predict: the icosahedron's power spectrum",
+             mistakes=[("1235", "l = 4 vectors"), ("123456", "for l = 6"), ("24", "odd l"), ("1345", "five-fold axes"), ("abc", "string of digits")]),
+    Exercise("05.4", pair_power_spectrum, _pairs_cases, pairs_compare, title="the radial power spectrum from pairs of neighbours",
+             name="pair_power_spectrum", points=2, hidden=_pairs_hidden, forbidden=CONSTANT_FORBIDDEN,
+             mistakes=[(lambda v, l, c, w: pair_power_spectrum(v, l, c, w) / (2 * l + 1) if l else 2 * pair_power_spectrum(v, l, c, w), "factor is missing"),
+                       (lambda v, l, c, w: pair_power_spectrum(v, l, c, w) - (2 * l + 1) * _channels(v, c, w).T @ _channels(v, c, w), "j = k count too"),
+                       (lambda v, l, c, w: pair_power_spectrum(v, l + 1, c, w) * (2 * l + 1) / (2 * l + 3), "check P_l"),
+                       (lambda v, l, c, w: pair_power_spectrum(v, l, c, w)[0], "shape"),
+                       (as_student("lambda v, l, c, w: (lambda g, Y: g.T @ Y @ Y.T @ g)(torch.exp(-((v.norm(dim=-1, keepdim=True) - c) ** 2) / (2 * w**2)), "
+                                   "o3.spherical_harmonics(l, v, True, 'component'))", o3=o3, torch=torch), "calls o3.spherical_harmonics"),
+                       (as_student("lambda v, l, c, w: (lambda g, Y: g.T @ Y @ Y.T @ g)(torch.exp(-((v.norm(dim=-1, keepdim=True) - c) ** 2) / (2 * w**2)), "
+                                   "sh(l, v, normalization='component'))", sh=symml_sh.spherical_harmonics, torch=torch), "calls symml.sh.spherical_harmonics")]),
+    Exercise("05.5", rank_l0, None, rank_compare, kind="value", name="rank_l0", title="predict: the rank of the l = 0 radial power spectrum",
+             mistakes=[("4", "single outer product"), ("5", "how it is built"), ("one", "answer with one of")]),
 ]

@@ -13,7 +13,7 @@ from e3nn import o3
 
 from symml.cg import clebsch_gordan
 from symml.checks import Case, Exercise, choice, close
-from symml.checks.hints import as_student, compare_irreps, shortcuts
+from symml.checks.hints import as_student, compare_irreps, irreps_answer, shortcuts
 from symml.so3 import rand_matrix
 
 # ---- 06.1: predict the irreps of four quantities
@@ -50,7 +50,7 @@ def quantities_compare(got, expected, case=None):
                 return f"{mine.dim} components, but the quantity has {want.dim} independent numbers"
             return WHY[name]
 
-        hint = compare_irreps(got[name], want, explain)
+        hint = compare_irreps(irreps_answer(got[name]), want, explain)
         if hint:
             return f"{name}: {hint}"
     return None

@@ -6,99 +6,122 @@ import math
 import torch
 from e3nn import o3
 
-from symml.checks import Case, Exercise, choice, close, error_size
+from symml.checks import Case, Exercise, close, error_size
 from symml.nn import Convolution, TensorProduct, radius_graph
 from symml.so3 import rand_matrix
 
 
-def _cloud(g, n=7, scale=0.6):
-    return scale * torch.randn(n, 3, generator=g, dtype=torch.float64)
+def _neighbour_lists() -> dict:
+    """The neighbour lists of ase and matscipy, where installed: routes to 07.1's answer."""
+    found = {"symml.nn.radius_graph": radius_graph}
+    try:
+        from ase.neighborlist import neighbor_list, primitive_neighbor_list
+        found.update({"ase.neighborlist.neighbor_list": neighbor_list, "ase.neighborlist.primitive_neighbor_list": primitive_neighbor_list})
+    except ImportError:
+        pass
+    try:
+        from matscipy.neighbours import neighbour_list
+        found["matscipy.neighbours.neighbour_list"] = neighbour_list
+    except ImportError:
+        pass
+    return found
 
 
-# ---- 07.1: edge vectors and lengths, in a crystal too
+# ---- 07.1: the periodic graph of a crystal, by hand
 
 
-def edge_vectors(pos, edge_src, edge_dst, edge_shift):
-    """The vector from each centre ``dst`` to its neighbour ``src`` (or its periodic image), and its length."""
-    edge_vec = pos[edge_src] + edge_shift - pos[edge_dst]
-    return edge_vec, edge_vec.norm(dim=-1)
+def periodic_edges(pos, cell, r_max):
+    """Every neighbour pair of a crystal, periodic images included: ``(edge_src, edge_dst, edge_vec)``.
+
+    ``edge_vec[e]`` goes from ``pos[edge_dst[e]]`` to the image ``pos[edge_src[e]] + n @ cell`` (``n`` whole
+    numbers), shorter than ``r_max``; a point is not its own neighbour with ``n = 0``. Any edge order.
+    """
+    src, dst, shift = radius_graph(pos, r_max, cell=cell)
+    return src, dst, pos[src] + shift - pos[dst]
 
 
-def _crystal(g, n=3):
-    cell = torch.tensor([[2.0, 0.0, 0.0], [0.5, 1.8, 0.0], [0.2, 0.3, 1.9]], dtype=torch.float64)
+def _crystal(g, n=3, size=2.0):
+    cell = size * torch.tensor([[1.0, 0.0, 0.0], [0.25, 0.9, 0.0], [0.1, 0.15, 0.95]], dtype=torch.float64)
     cell = cell + 0.1 * torch.randn(3, 3, generator=g, dtype=torch.float64)
     pos = torch.rand(n, 3, generator=g, dtype=torch.float64) @ cell
     return pos, cell
 
 
 def _graphs(g):
-    pos = _cloud(g)
-    yield Case(pos, *radius_graph(pos, 1.5))
     pos, cell = _crystal(g)
-    yield Case(pos, *radius_graph(pos, 2.1, cell=cell), note="a periodic crystal (non-zero edge_shift)")
-    pos = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
-    yield Case(pos, *radius_graph(pos, 1.5), note="two points one apart along x")
+    yield Case(pos, cell, 1.5)
+    pos, cell = _crystal(g, 1)
+    yield Case(pos, cell, 2.3, note="one atom per cell: every neighbour is one of its own images")
+    yield Case(torch.zeros(1, 3, dtype=torch.float64), torch.eye(3, dtype=torch.float64), 1.1, note="a simple cubic crystal of one atom, r_max 1.1")
 
 
 def _hidden_graphs(g):
-    pos, cell = _crystal(g, 1)
-    yield Case(pos, *radius_graph(pos, 2.5, cell=cell), note="a crystal with a single atom per cell (every neighbour is its own image)")
-    pos = 5.0 * torch.eye(3, dtype=torch.float64)
-    yield Case(pos, *radius_graph(pos, 1.0), note="three points with no neighbours (no edges at all)")
+    pos, cell = _crystal(g, 2, size=1.0)
+    yield Case(pos, cell, 2.2, note="a cell smaller than r_max (images two cells away count)")
+    pos = torch.tensor([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]], dtype=torch.float64) * 10
+    yield Case(pos, 10 * torch.eye(3, dtype=torch.float64), 1.0, note="a large cell and a short cutoff (no edges at all)")
     pos, cell = _crystal(g, 4)
-    yield Case(pos, *radius_graph(pos, 3.0, cell=cell), note="a crystal with four atoms and a long cutoff")
+    yield Case(pos, cell, 3.0, note="four atoms and a long cutoff")
+
+
+def _edge_keys(src, dst, vec):
+    """The edges as a sorted list of (dst, src, vec rounded to 1e-6): any order of edges compares equal."""
+    return sorted(zip(dst.tolist(), src.tolist(), [tuple(round(float(c), 6) + 0.0 for c in v) for v in vec]))
 
 
 def _edges_compare(got, expected, case):
-    pos, src, dst, shift = case.args
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return "return two things: edge_vec (E, 3) and the lengths (E,)"
-    vec, length = got
-    hint = close(vec, expected[0], what="edge_vec")
-    if hint:
-        if close(vec, -expected[0]) is None:
-            return "edge_vec points the wrong way: it goes from the centre pos[edge_dst] to the neighbour pos[edge_src]"
-        if close(vec, pos[src] - pos[dst]) is None:
-            return "edge_vec ignores edge_shift: in a crystal the neighbour is an image of pos[edge_src], shifted by edge_shift"
-        return hint
-    return close(length, expected[1], what="the lengths")
+    pos, cell, r_max = case.args
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        return "return three things: edge_src (E,), edge_dst (E,) and edge_vec (E, 3)"
+    src, dst, vec = got
+    if not all(isinstance(t, torch.Tensor) for t in got):
+        return "return edge_src, edge_dst and edge_vec as tensors"
+    if src.shape != dst.shape or vec.shape != (*src.shape, 3) or src.dim() != 1:
+        return "edge_src and edge_dst should have shape (E,) and edge_vec (E, 3), for the same E"
+    if src.is_floating_point() or dst.is_floating_point():
+        return "edge_src and edge_dst are point indices: integer tensors"
+    want = _edge_keys(*expected)
+    mine = _edge_keys(src, dst, vec.to(torch.float64))
+    if mine == want:
+        return None
+    if len(mine) < len(want):
+        if len(vec) and (vec.norm(dim=1) < 1e-9).any():
+            return "an edge of length zero: a point is not its own neighbour (with n = 0)"
+        return (f"{len(want) - len(mine)} edge(s) missing: every image pos[j] + n @ cell closer than r_max counts, "
+                "the point's own images too, and when r_max is longer than the cell, images several cells away")
+    if len(mine) > len(want):
+        if len(vec) and (vec.norm(dim=1) < 1e-9).any():
+            return "an edge of length zero: a point is not its own neighbour (with n = 0)"
+        if len(vec) and (vec.norm(dim=1) >= r_max).any():
+            return "some edges are not shorter than r_max"
+        return "some edges appear twice: each (src, dst, image) once"
+    if _edge_keys(src, dst, -vec.to(torch.float64)) == want or _edge_keys(dst, src, vec.to(torch.float64)) == want:
+        return "edge_vec points the wrong way: it goes from the centre pos[edge_dst] to the image of pos[edge_src]"
+    return "the right number of edges, but not the right ones: check which image each edge_vec goes to"
 
 
-# ---- 07.2: predict which harmonics survive on a cubic site
+# ---- 07.2: predict what a flat cloud allows in l = 2
 
-CUBIC_CANDIDATES = "1o+2e+3o+4e"
-
-
-def cubic_site_irreps():
-    """The irreps among 1o+2e+3o+4e that one convolution of a scalar can output on a simple cubic site."""
-    return "4e"  # odd l cancel between ±r; Σ Y^2 over ±x,±y,±z vanishes (no traceless tensor is cubic); l = 4 has a cubic invariant
+def flat_cloud_outputs():
+    """How many of the 5 components of a 2e and of a 2o output can be non-zero at a point of a flat cloud (z = 0)."""
+    return {"2e": 3, "2o": 2}  # the mirror z → −z keeps every point: 2e keeps xy, x²−y², 3z²−r²; 2o gets det(M) = −1, keeps xz, yz
 
 
-def _irreps_set(text):
-    return {str(ir) for _, ir in o3.Irreps(text)}
+def _flat_compare(got, expected, case):
+    if not isinstance(got, dict) or set(got) != {"2e", "2o"}:
+        return 'answer with a dict {"2e": ..., "2o": ...} of two whole numbers'
+    if any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 5 for v in got.values()):
+        return "each entry is a whole number of components, from 0 to 5"
+    if got == expected:
+        return None
+    if got["2e"] == 5 or got["2o"] == 5:
+        return "the mirror through the plane maps every point of the cloud onto itself, so each output must be left alone by it: not every component survives"
+    if got["2e"] + got["2o"] != 5:
+        return "write the five l = 2 components as quadratic polynomials (xy, yz, ...): each one is either even or odd under z → −z"
+    return "mind what the mirror does to each kind: a 2o output also picks up det(M) = −1"
 
 
-def _cubic_compare(got, expected, case):
-    if not isinstance(got, str):
-        return f"answer with an irreps string such as '1o+2e', not {type(got).__name__}"
-    try:
-        picked = _irreps_set(got) if got.strip() else set()
-    except Exception:
-        return f"{got!r} is not an irreps string such as '1o+2e'"
-    allowed = _irreps_set(CUBIC_CANDIDATES)
-    if not picked <= allowed:
-        return f"pick among {CUBIC_CANDIDATES} only"
-    want = _irreps_set(expected)
-    if picked & {"1o", "3o"}:
-        return "every neighbour at r has a partner at −r: what does an odd-l harmonic do when r → −r?"
-    if "2e" in picked:
-        return "an l = 2 output is a symmetric traceless 3×3 tensor: which such tensor looks the same along x, y and z?"
-    if not picked >= want:
-        return "not every even l cancels: the six neighbours do have a shape, and some harmonic of higher order can see it"
-    return None if picked == want else "that is not what happens: sum the harmonics over the six neighbours"
-
-
-# ---- 07.3: the equivariance error of a layer
+# ---- 07.3: the equivariance error of a layer on a crystal
 
 @functools.lru_cache
 def _conv():
@@ -114,46 +137,51 @@ def _conv():
 
 
 def _layer(kind: str):
-    """A layer ``(pos, x) -> features`` for irreps "0e+1o" -> "0e+1o+1e", equivariant or broken in one way."""
+    """A layer ``(pos, x, cell) -> features`` of a crystal, irreps "0e+1o" -> "0e+1o+1e", equivariant or broken in one way."""
     conv = _conv()
 
-    def layer(pos, x):
-        src, dst, _ = radius_graph(pos, 2.0)
-        vec = pos[src] - pos[dst]
-        out = conv(x, src, dst, vec, 3.0)
+    def layer(pos, x, cell):
+        src, dst, shift = radius_graph(pos, 2.0, cell=cell)
+        vec = pos[src] + shift - pos[dst]
+        out = conv(x, src, dst, vec, 6.0)
         if kind == "absolute positions":  # remembers where the origin is
             out = out + 0.1 * pos[:, :1]
         if kind == "anisotropic filter":  # the filter prefers the x axis
             out = out + 0.1 * torch.zeros_like(out).index_add(0, dst, vec[:, :1].expand(-1, out.shape[1]) ** 2)
         if kind == "wrong parity":  # a vector (1o) declared as a pseudovector (1e)
             out = torch.cat([out[:, :4], out[:, 1:4]], dim=1)
+        if kind == "raw lattice":  # reads an entry of the cell matrix, which turns with the crystal
+            out = out + 0.1 * cell[0, 0]
+        if kind == "distance from the origin":  # lowers the scalar of points far from the origin
+            out = torch.cat([out[:, :1] - 0.1 * (pos**2).sum(dim=1, keepdim=True), out[:, 1:]], dim=1)
         return out
 
     return layer
 
 
-def equivariance_error(layer, pos, x, Q, t, irreps_in, irreps_out):
-    """max |layer(Q·pos + t, D_in(Q) x) − D_out(Q) layer(pos, x)| over all entries."""
+def equivariance_error(layer, pos, x, cell, Q, t, irreps_in, irreps_out):
+    """max |layer(Q·pos + t, D_in(Q) x, cell Qᵀ) − D_out(Q) layer(pos, x, cell)| over all entries."""
     D_in, D_out = o3.Irreps(irreps_in).D_from_matrix(Q), o3.Irreps(irreps_out).D_from_matrix(Q)
-    moved = layer(pos @ Q.T + t, x @ D_in.T)
-    return float((moved - layer(pos, x) @ D_out.T).abs().max())
+    moved = layer(pos @ Q.T + t, x @ D_in.T, cell @ Q.T)
+    return float((moved - layer(pos, x, cell) @ D_out.T).abs().max())
 
 
-def _equivariance_call(answer, kind, pos, x, Q, t):
+def _equivariance_call(answer, kind, pos, x, cell, Q, t):
     old = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # D_from_matrix works in the default dtype: float32 would leave errors of 1e-7
     try:
         with torch.no_grad():
-            return answer(_layer(kind), pos, x, Q, t, "0e+1o", "0e+1o+1e")
+            return answer(_layer(kind), pos, x, cell, Q, t, "0e+1o", "0e+1o+1e")
     finally:
         torch.set_default_dtype(old)
 
 
 def _move(g, kind, proper, shift, note, identity=False):
-    pos, x = _cloud(g, 8), torch.randn(8, 4, generator=g, dtype=torch.float64)
+    pos, cell = _crystal(g, 4)
+    x = torch.randn(4, 4, generator=g, dtype=torch.float64)
     Q = torch.eye(3, dtype=torch.float64) if identity else rand_matrix(dtype=torch.float64, generator=g) * (1 if proper else -1)
     t = torch.randn(3, generator=g, dtype=torch.float64) * shift
-    return Case(kind, pos, x, Q, t, note=note)
+    return Case(kind, pos, x, cell, Q, t, note=note)
 
 
 def _equivariance_cases(g):
@@ -167,15 +195,20 @@ def _equivariance_cases(g):
 def _hidden_equivariance(g):
     yield _move(g, "wrong parity", True, 0.0, "a layer with a wrong parity, and a proper rotation")
     yield _move(g, "anisotropic filter", True, 0.0, "a broken layer and the identity (nothing moves)", identity=True)
-    yield _move(g, "absolute positions", True, 0.0, "a layer that sees absolute positions, and a rotation only")
+    yield _move(g, "raw lattice", True, 1.0, "a layer that reads an entry of the cell matrix, a rotation and a translation")
+    yield _move(g, "distance from the origin", True, 50.0, "a layer that sees the distance from the origin, and a long translation")
 
 
 def _equivariance_compare(got, expected, case):
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = float(got)
+    if isinstance(got, (int, float)) and not isinstance(got, bool) and got < -1e-9:
+        return "the error is negative: it is a size, the largest |difference| over all entries"
     return error_size(
         got, expected,
-        should_vanish="the error should be ~0 here (the layer is equivariant, or nothing moved): transform the input positions and features, and compare with the transformed output",
-        missed="you found no error, but this layer is not equivariant: transform both the input (positions and features) and the output",
-        wrong_size="the error has the wrong size: the largest |layer(moved input) − moved output| over all entries",
+        should_vanish="the error should be ~0 here (the layer is equivariant, or nothing moved): move the positions, the features and the crystal's cell, then compare with the moved output",
+        missed="you found no error, but this layer is not equivariant: move the whole input (positions, features, cell) and the output, and take the largest |difference|",
+        wrong_size="the error has the wrong size: the largest |difference| between layer(moved input) and the moved output, over all entries",
     )
 
 
@@ -255,24 +288,30 @@ def _layers_compare(got, expected, case):
 
 
 EXERCISES = [
-    Exercise("07.1", edge_vectors, _graphs, _edges_compare, title="edge vectors and lengths, in a crystal too", name="edge_vectors",
-             hidden=_hidden_graphs,
+    Exercise("07.1", periodic_edges, _graphs, _edges_compare, title="the periodic graph of a crystal, by hand", name="periodic_edges",
+             hidden=_hidden_graphs, points=2,
+             forbidden=_neighbour_lists(),
              mistakes=[
-                 (lambda p, s, d, sh: (p[d] - p[s] - sh, (p[s] - p[d]).norm(dim=-1)), "wrong way"),
-                 (lambda p, s, d, sh: (p[s] - p[d], (p[s] - p[d]).norm(dim=-1)), "ignores edge_shift"),
-                 (lambda p, s, d, sh: p[s] + sh - p[d], "return two things"),
-                 (lambda p, s, d, sh: (p[s] + sh - p[d], ((p[s] + sh - p[d]) ** 2).sum(-1)), "the lengths"),
+                 (lambda p, c, r: _no_images(p, r), "missing"),
+                 (lambda p, c, r: _flipped(periodic_edges(p, c, r)), "wrong way"),
+                 (lambda p, c, r: _with_self(periodic_edges(p, c, r), len(p)), "length zero"),
+                 (lambda p, c, r: periodic_edges(p, c, r)[2], "return three things"),
+                 (lambda p, c, r: tuple(t.double() for t in periodic_edges(p, c, r)), "integer tensors"),
              ]),
-    Exercise("07.2", cubic_site_irreps, kind="value", name="cubic_site_irreps", compare=_cubic_compare, points=1,
-             title="predict: what a simple cubic site can output",
-             mistakes=[("1o+2e+3o+4e", "odd-l"), ("2e+4e", "traceless"), ("", "not every even l cancels"), ("5e", "pick among"), (4, "irreps string")]),
-    Exercise("07.3", equivariance_error, _equivariance_cases, _equivariance_compare, call=_equivariance_call, title="the equivariance error of a layer",
+    Exercise("07.2", flat_cloud_outputs, kind="value", name="flat_cloud_outputs", compare=_flat_compare,
+             title="predict: what a flat cloud allows in l = 2",
+             mistakes=[({"2e": 5, "2o": 5}, "maps every point"), ({"2e": 3, "2o": 3}, "quadratic polynomials"), ({"2e": 2, "2o": 3}, "det(M)"),
+                       ({"2e": 3}, "a dict"), ({"2e": 3.0, "2o": 2}, "whole number")]),
+    Exercise("07.3", equivariance_error, _equivariance_cases, _equivariance_compare, call=_equivariance_call, title="the equivariance error of a layer on a crystal",
              name="equivariance_error", hidden=_hidden_equivariance, points=2,
              mistakes=[
-                 (lambda layer, pos, x, Q, t, i, o: float((layer(pos @ Q.T + t, x) - layer(pos, x) @ o3.Irreps(o).D_from_matrix(Q).T).abs().max()), "should be ~0"),
-                 (lambda layer, pos, x, Q, t, i, o: 0.0, "you found no error"),
-                 (lambda layer, pos, x, Q, t, i, o: 2 * equivariance_error(layer, pos, x, Q, t, i, o), "wrong size"),
-                 (lambda layer, pos, x, Q, t, i, o: "small", "as a number"),
+                 (lambda layer, pos, x, c, Q, t, i, o: float((layer(pos @ Q.T + t, x, c @ Q.T) - layer(pos, x, c) @ o3.Irreps(o).D_from_matrix(Q).T).abs().max()), "should be ~0"),
+                 (lambda layer, pos, x, c, Q, t, i, o: float((layer(pos @ Q.T + t, x @ o3.Irreps(i).D_from_matrix(Q).T, c) - layer(pos, x, c) @ o3.Irreps(o).D_from_matrix(Q).T).abs().max()), "cell"),
+                 (lambda layer, pos, x, c, Q, t, i, o: float((layer(pos @ Q.T + t, x @ o3.Irreps(i).D_from_matrix(Q).T, c @ Q.T) - layer(pos, x, c) @ o3.Irreps(o).D_from_matrix(Q).T).max()), "|difference|"),  # signed: caught by the hidden long translation too
+                 (lambda layer, pos, x, c, Q, t, i, o: -equivariance_error(layer, pos, x, c, Q, t, i, o), "negative"),
+                 (lambda layer, pos, x, c, Q, t, i, o: 0.0, "you found no error"),
+                 (lambda layer, pos, x, c, Q, t, i, o: 2 * equivariance_error(layer, pos, x, c, Q, t, i, o), "wrong size"),
+                 (lambda layer, pos, x, c, Q, t, i, o: "small", "as a number"),
              ]),
     Exercise("07.4", dot_and_cross_layer, _vector_pairs, _dot_cross_compare, call=_apply_layer, title="a dot and a cross product from one tensor product",
              name="dot_and_cross_layer", hidden=_hidden_pairs, points=2,
@@ -287,6 +326,24 @@ EXERCISES = [
              title="predict: convolutions needed for a pseudoscalar",
              mistakes=[(1, "parity does Y^l"), (2, "l1 = l2"), (4, "fewer"), (0, "at least one"), ("3", "whole number")]),
 ]
+
+
+def _no_images(pos, r_max):
+    """A mistake for 07.1: the pairs inside one cell only (no periodic images)."""
+    src, dst, _ = radius_graph(pos, r_max)
+    return src, dst, pos[src] - pos[dst]
+
+
+def _flipped(edges):
+    src, dst, vec = edges
+    return src, dst, -vec
+
+
+def _with_self(edges, n):
+    """A mistake for 07.1: every point also listed as its own neighbour, with n = 0."""
+    src, dst, vec = edges
+    me = torch.arange(n)
+    return torch.cat([src, me]), torch.cat([dst, me]), torch.cat([vec, vec.new_zeros(n, 3)])
 
 
 def _weighted(irreps_out, weights):

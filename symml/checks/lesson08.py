@@ -1,14 +1,16 @@
 """Exercises of lesson 08, an equivariant network."""
 
+import math
 import warnings
 
+import e3nn.nn
 import torch
 from e3nn import o3
 
 from symml.checks import Case, Exercise, close
-from symml.checks.hints import as_student
+from symml.checks.hints import as_student, shortcuts
 from symml.datasets import tetris_predict, tetris_targets, water, water_energy
-from symml.nn import EquivariantNet
+from symml.nn import EquivariantNet, Gate
 
 # ---- 08.1: tetris accuracy
 
@@ -54,12 +56,12 @@ def _accuracy_compare(got, expected, case):
 
 # ---- 08.2: the smallest hidden irreps that reach a pseudoscalar
 
-MAX_HIDDEN_DIM = 6
+MAX_HIDDEN_DIM = 8
 
 
 def irreps_hidden_for_0o():
-    """The smallest irreps_hidden with which EquivariantNet("0e", "0o", num_layers=2) outputs a non-zero 0o."""
-    return "1o+1e"
+    """The smallest irreps_hidden without a 1e with which EquivariantNet("0e", "0o", num_layers=2) outputs a non-zero 0o."""
+    return "1o+2o"  # 0e → 1o (Y¹) → 2o (1o ⊗ Y², odd × even) → 0o (2o ⊗ Y²); every other way needs a 1e or more dimensions
 
 
 def _pseudoscalar_output(answer, pos):
@@ -68,6 +70,8 @@ def _pseudoscalar_output(answer, pos):
         hidden = o3.Irreps(answer)
     except Exception:
         return f"not irreps: {answer!r}"
+    if any(ir == o3.Irrep("1e") for _, ir in hidden):
+        return "no 1e"
     try:
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
             warnings.simplefilter("ignore")  # an empty layer warns about zero-element weights
@@ -85,6 +89,8 @@ def _clouds(g):
 
 
 def _hidden_compare(got, expected, case):
+    if got == "no 1e":
+        return "this time the hidden irreps may not hold a 1e: find another path to the pseudoscalar"
     if isinstance(got, str):
         return f"irreps_hidden should be an irreps string such as '2x0e+1o', not {got.removeprefix('not irreps: ')}"
     size, dim = got
@@ -210,6 +216,175 @@ def _with(**changes):
     return out
 
 
+# ---- 08.6: a gate, by hand
+
+
+def gate(x, irreps_scalars, irreps_gated):
+    """[s, g, v] → [act(s), sigmoid(g) · v]: silu on 0e scalars, tanh on 0o, one 0e gate per gated irrep copy.
+
+    ``x (..., dim)`` with irreps ``irreps_scalars + k x 0e + irreps_gated`` (k = the number of irrep copies in
+    ``irreps_gated``) → ``(..., dim of irreps_scalars + irreps_gated)``.
+    """
+    scalars, gated = o3.Irreps(irreps_scalars), o3.Irreps(irreps_gated)
+    s, g, v = x.split([scalars.dim, gated.num_irreps, gated.dim], dim=-1)
+    s = torch.cat([s[..., sl].tanh() if ir.p == -1 else torch.nn.functional.silu(s[..., sl]) for (_, ir), sl in zip(scalars, scalars.slices())] or [s], dim=-1)
+    sizes = torch.tensor([ir.dim for mul, ir in gated for _ in range(mul)], dtype=torch.long)
+    return torch.cat([s, v * torch.sigmoid(g).repeat_interleave(sizes, dim=-1)], dim=-1)
+
+
+def _gate_input(g, scalars, gated, *batch):
+    dim = o3.Irreps(scalars).dim + o3.Irreps(gated).num_irreps + o3.Irreps(gated).dim
+    return Case(2 * torch.randn(*batch, dim, generator=g, dtype=torch.float64), scalars, gated)
+
+
+def _gate_cases(g):
+    yield _gate_input(g, "4x0e+2x0o", "2x1o+1x2e", 5)
+    yield _gate_input(g, "", "1o+1e", 3)
+    c = _gate_input(g, "3x0e", "", 4)
+    yield Case(*c.args, note="scalars only, nothing to gate")
+
+
+def _gate_hidden(g):
+    c = _gate_input(g, "2x0o", "3x1o", 1)
+    yield Case(*c.args, note="odd scalars only, and a single row")
+    c = _gate_input(g, "0e", "2x2e+1x1o", 2, 3)
+    yield Case(*c.args, note="two batch dimensions (2, 3, dim)")
+
+
+def _gate_compare(got, expected, case):
+    x, scalars, gated = case.args
+    scalars, gated = o3.Irreps(scalars), o3.Irreps(gated)
+    if not isinstance(got, torch.Tensor):
+        return f"return a tensor, not {type(got).__name__}"
+    if got.shape != expected.shape:
+        return (f"the output has shape {tuple(got.shape)} but should have {tuple(expected.shape)}: the gates are used up, "
+                "only the scalars and the gated irreps come out")
+    n = scalars.dim
+    s_got, s_want = got[..., :n], expected[..., :n]
+    if close(s_got, s_want) is not None:
+        odd = [sl for (_, ir), sl in zip(scalars, scalars.slices()) if ir.p == -1]
+        if odd and any(close(got[..., sl], torch.nn.functional.silu(x[..., sl])) is None for sl in odd):
+            return "a 0o scalar changes sign under inversion, so its activation must too: σ(−s) = −σ(s) (tanh, not silu)"
+        return "the scalars are wrong: an activation on each scalar (silu for 0e, tanh for 0o)"
+    v_got, v_want = got[..., n:], expected[..., n:]
+    if close(v_got, v_want) is None:
+        return None
+    k = gated.num_irreps
+    v = x[..., n + k:]
+    if close(v_got, torch.nn.functional.silu(v)) is None or close(v_got, torch.sigmoid(v) * v) is None:
+        return "an activation applied to each component of a vector is not equivariant: multiply each irrep copy by its own gate"
+    return "the gated irreps are wrong: copy number c of irreps_gated (all its 2l+1 components) is multiplied by sigmoid of gate c"
+
+
+def _gate_elementwise(x, scalars, gated):
+    """A mistake for 08.6: the scalars right, silu on every component of the gated irreps, the gates thrown away."""
+    scalars, gated = o3.Irreps(scalars), o3.Irreps(gated)
+    v = x[..., scalars.dim + gated.num_irreps:]
+    return torch.cat([gate(x, scalars, gated)[..., :scalars.dim], torch.nn.functional.silu(v)], dim=-1)
+
+
+def _gate_even_only(x, scalars, gated):
+    """A mistake for 08.6: silu on every scalar, odd ones too."""
+    s_irreps = o3.Irreps(scalars)
+    even = o3.Irreps([(mul, (0, 1)) for mul, _ in s_irreps])
+    return gate(x, even, gated) if s_irreps.dim else gate(x, scalars, gated)
+
+
+def _gate_per_component(x, scalars, gated):
+    """A mistake for 08.6: gate c multiplies component c, not copy c."""
+    scalars, gated = o3.Irreps(scalars), o3.Irreps(gated)
+    s, g, v = x.split([scalars.dim, gated.num_irreps, gated.dim], dim=-1)
+    out = gate(x, scalars, gated)
+    if gated.dim == 0:
+        return out
+    per_component = torch.sigmoid(g).repeat_interleave(math.ceil(gated.dim / gated.num_irreps), dim=-1)[..., :gated.dim]
+    return torch.cat([out[..., :scalars.dim], v * per_component], dim=-1)
+
+
+# ---- 08.7: radial weights per edge, uvw and uvu
+
+
+def radial_weights(irreps_in, lmax, irreps_out, mode):
+    """How many weights per edge the radial MLP must output for a convolution's tensor product ``irreps_in ⊗ Y^0..lmax``.
+
+    ``"uvw"`` (fully connected): ``mul_in · mul_out`` for every (input irrep, harmonic, output irrep) path allowed
+    by the selection rule; ``"uvu"`` (NequIP, gate_points_2101): ``mul_in`` for every (input irrep, harmonic,
+    distinct irrep of irreps_out) path. Irreps with their parities: a path needs ``p_out = p_in · (−1)^l``.
+    """
+    irreps_in, irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
+    total = 0
+    for mul_in, ir_in in irreps_in:
+        for l in range(lmax + 1):
+            products = set(ir_in * o3.Irrep(l, (-1) ** l))
+            if mode == "uvw":
+                total += sum(mul_in * mul_out for mul_out, ir_out in irreps_out if ir_out in products)
+            else:
+                total += mul_in * len(products & {ir for _, ir in irreps_out})
+    return total
+
+
+def _weights_cases(g):
+    for mode in ("uvw", "uvu"):
+        yield Case("4x0e + 4x1o + 4x2e", 2, "4x0e + 4x1o + 4x2e", mode)
+    yield Case("8x0e + 4x1o + 2x1e", 1, "8x0e + 2x0o + 4x1o + 4x1e", "uvw", note="pseudovectors and pseudoscalars, filters up to l = 1")
+    yield Case("8x0e + 4x1o + 2x1e", 1, "8x0e + 2x0o + 4x1o + 4x1e", "uvu", note="pseudovectors and pseudoscalars, filters up to l = 1, uvu")
+
+
+def _weights_hidden(g):
+    yield Case("32x0e + 32x1o + 32x2e", 2, "32x0e + 32x1o + 32x2e", "uvu", note="the lesson's 32 channels, uvu")
+    yield Case("3x0o", 1, "5x0e + 2x1o", "uvw", note="pseudoscalar inputs and only 0e, 1o outputs (no path at all)")
+    yield Case("2x1o + 3x3e", 3, "1x0e + 2x2o + 4x3o", "uvw", note="filters up to l = 3")
+    yield Case("2x1o + 3x3e", 3, "1x0e + 2x2o + 4x3o", "uvu", note="filters up to l = 3, uvu")
+
+
+def _weights_compare(got, expected, case):
+    irreps_in, lmax, irreps_out, mode = case.args
+    if isinstance(got, bool) or not isinstance(got, int):
+        return f"answer with a whole number of weights, not {type(got).__name__}"
+    if got == expected:
+        return None
+    other = radial_weights(irreps_in, lmax, irreps_out, "uvu" if mode == "uvw" else "uvw")
+    if mode == "uvu" and got == other:
+        return "that is the fully connected (uvw) count: in uvu, output channel u comes from input channel u alone, one radial weight per channel"
+    if got == _weights_no_parity(irreps_in, lmax, irreps_out, mode):
+        return "mind the parities: Y^l has parity (−1)^l, and a path needs p_out = p_in · (−1)^l, not only |l_in − l| ≤ l_out ≤ l_in + l"
+    return "wrong count: list the paths (input irrep, harmonic Y^l, output irrep) that the selection rule allows, then count each path's weights"
+
+
+def _weights_no_parity(irreps_in, lmax, irreps_out, mode):
+    """A mistake for 08.7: the triangle rule on l alone, parities ignored."""
+    irreps_in, irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
+    total = 0
+    for mul_in, ir_in in irreps_in:
+        for l in range(lmax + 1):
+            ls = set(range(abs(ir_in.l - l), ir_in.l + l + 1))
+            if mode == "uvw":
+                total += sum(mul_in * mul_out for mul_out, ir_out in irreps_out if ir_out.l in ls)
+            else:
+                total += mul_in * len({ir for _, ir in irreps_out if ir.l in ls})
+    return total
+
+
+# ---- 08.8: predict how deep a message-only network must be to hear a node's own features
+
+
+def own_features_depth():
+    """The fewest stacked convolutions without self-connection after which out_0 depends on x_0 (node 0 has neighbours)."""
+    return 2  # a message goes 0 → j in one layer and comes back j → 0 in the next
+
+
+def _depth_compare(got, expected, case):
+    if isinstance(got, bool) or not isinstance(got, int):
+        return f"answer with a whole number of convolutions, not {type(got).__name__}"
+    if got == expected:
+        return None
+    if got <= 1:
+        return "one convolution without self-connection sums messages from the neighbours only: follow node 0's features along the edges, layer by layer"
+    if got >= 3:
+        return "fewer are enough: where are node 0's features after one convolution, and where can they go from there?"
+    return "that is not what happens: follow node 0's features along the edges"
+
+
 EXERCISES = [
     Exercise("08.1", tetris_accuracy, _accuracy_cases, _accuracy_compare, title="tetris accuracy", name="tetris_accuracy",
              hidden=_accuracy_hidden, forbidden=[tetris_predict],
@@ -221,8 +396,9 @@ EXERCISES = [
                  (as_student("lambda o, l: float((tetris_predict(o) == l).double().mean())", tetris_predict=tetris_predict), "calls symml.datasets.tetris_predict"),
              ]),
     Exercise("08.2", irreps_hidden_for_0o, _clouds, _hidden_compare, kind="value", name="irreps_hidden_for_0o", call=_pseudoscalar_output, points=2,
-             title="the smallest hidden irreps that reach a pseudoscalar",
-             mistakes=[("1o", "exactly zero"), ("1e", "exactly zero"), ("2e+2o", "which irreps does the path really need"), ("vector", "irreps string")]),
+             title="a pseudoscalar without pseudovectors",
+             mistakes=[("1o", "exactly zero"), ("1o+0o", "exactly zero"), ("1o+1e", "may not hold a 1e"), ("2e+2o", "which irreps does the path really need"),
+                       ("vector", "irreps string")]),
     Exercise("08.3", hessian, _hessian_cases, _hessian_compare, call=_hessian_call, title="the Hessian of an energy", name="hessian", points=2,
              hidden=_hessian_hidden,
              forbidden={"torch.autograd.functional.hessian": torch.autograd.functional.hessian,
@@ -244,4 +420,24 @@ EXERCISES = [
              mistakes=[(_with(polarizability="0e+1e+2e"), "number of components"), (_with(**{"magnetic moment": "1o"}), "parity"),
                        (_with(**{"handedness of a molecule": "0e"}), "parity"), ({"energy": "0e"}, "no entry"), (_with(energy="scalar"), "irreps such as"),
                        ("0e", "dict"), (_with(polarizability="1o+1e"), "wrong irreps")]),
+    Exercise("08.6", gate, _gate_cases, _gate_compare, title="a gate, by hand", name="gate", hidden=_gate_hidden, points=2,
+             forbidden={"symml.nn.Gate": Gate.__init__, "e3nn.nn.Gate": e3nn.nn.Gate.__init__},
+             mistakes=[
+                 (_gate_elementwise, "not equivariant"),
+                 (_gate_even_only, "tanh, not silu"),
+                 (_gate_per_component, "copy number c"),
+                 (lambda x, s, g: x, "shape"),
+                 (lambda x, s, g: gate(x, s, g).tolist(), "a tensor"),
+             ]),
+    Exercise("08.7", radial_weights, _weights_cases, _weights_compare, title="radial weights per edge, uvw and uvu", name="radial_weights",
+             hidden=_weights_hidden, points=2, forbidden=shortcuts("tensor products"),
+             mistakes=[
+                 (lambda i, l, o, m: radial_weights(i, l, o, "uvw"), "fully connected"),
+                 (_weights_no_parity, "parities"),
+                 (lambda i, l, o, m: radial_weights(i, l, o, m) + 1, "wrong count"),
+                 (lambda i, l, o, m: float(radial_weights(i, l, o, m)), "whole number"),
+             ]),
+    Exercise("08.8", own_features_depth, None, _depth_compare, kind="value", name="own_features_depth",
+             title="predict: when a node hears its own features without a self-connection",
+             mistakes=[(1, "messages from the neighbours only"), (0, "messages from the neighbours only"), (3, "fewer are enough"), ("2", "whole number")]),
 ]

@@ -120,22 +120,32 @@ def _beta_error_compare(got, expected, case):
     return "the standard deviation of β is wrong"
 
 
-# ---- 09.3: predict how the exponents of three featurisations compare
+# ---- 09.3: predict which nets tell a planar star from a tetrahedron
 
-RANKINGS = ["raw < matrix < sorted", "raw = matrix < sorted", "raw < matrix = sorted", "raw = matrix = sorted", "sorted < matrix < raw"]
-
-
-def ranking():
-    """How β compares for kernel ridge on raw coordinates, the distance matrix and sorted distances (3 seeds, gaps beyond 2 SE)."""
-    return "raw < matrix < sorted"
+STAR_NETS = ["lmax 0", "lmax 1", "lmax 2", "lmax 0, second neighbours"]
 
 
-_ranking_compare = choice(RANKINGS, why={
-    "raw = matrix < sorted": "the distance matrix already hides rotations and translations from the model: is removing part of the symmetry worth nothing?",
-    "raw < matrix = sorted": "the distance matrix changes when two points swap labels, although the energy does not: who has to learn that symmetry then?",
-    "raw = matrix = sorted": "each featurisation removes more of the symmetry than the one before it: does the model then need as many examples?",
-    "sorted < matrix < raw": "a feature that hides a symmetry spares the model learning it from examples: which way should that push the exponent?",
-})
+def star_vs_tetrahedron():
+    """For each net (one interaction; cutoff between the bond and the neighbour-neighbour distances, or beyond them all):
+    can its energy differ between a planar four-coordinated star and a tetrahedron with the same bond length?"""
+    # P_1 terms see only Σ r̂, zero for both; P_2 of the bond angles differs (Σ_k P_2 = 1 vs 0); leaf-leaf distances differ
+    return {"lmax 0": False, "lmax 1": False, "lmax 2": True, "lmax 0, second neighbours": True}
+
+
+def _star_compare(got, expected, case):
+    if not isinstance(got, dict) or set(got) != set(STAR_NETS):
+        return "answer with a dict with the four nets as keys: " + ", ".join(repr(k) for k in STAR_NETS)
+    if any(not isinstance(v, bool) for v in got.values()):
+        return "each entry is True (the net can tell them apart) or False"
+    if got == expected:
+        return None
+    if got["lmax 0"]:
+        return "with the short cutoff an lmax 0 net sees a centre with four bonds of the same length, and leaves with one bond each: in both shapes"
+    if got["lmax 1"]:
+        return "an lmax 1 net's angular information is the vector sum Σ R(r) r̂ of each atom's bonds (P_1 terms): what is it for the two shapes?"
+    if not got["lmax 2"]:
+        return "with l = 2 the net writes P_2(cos θ) of the bond angles: compare Σ_k P_2(r̂_j · r̂_k) over the bonds of the two shapes"
+    return "with the second neighbours in the graph, the net sees the distances between the four outer atoms: are they the same in both shapes?"
 
 
 # ---- 09.4: predict what a change of units does to the fit
@@ -144,12 +154,12 @@ UNITS = ["only beta", "only a", "both", "neither"]
 
 
 def units():
-    """Energies in meV instead of eV (every target ×1000): which of β and a change for kernel ridge?"""
+    """Energies in meV instead of eV (every target ×1000): which of β and a change for a nearest-neighbour regressor?"""
     return "only a"
 
 
 _units_compare = choice(UNITS, why={
-    "only beta": "kernel ridge's prediction is linear in the targets: what does multiplying all targets by 1000 do to each test error, and to the slope on a log-log plot?",
+    "only beta": "the model's prediction is linear in the targets: what does multiplying all targets by 1000 do to each test error, and to the slope on a log-log plot?",
     "both": "every test error is multiplied by the same number: which of slope and intercept on a log-log plot does that move?",
     "neither": "the errors are now in meV, 1000 times larger numbers: one of the two parameters carries the units",
 })
@@ -198,6 +208,8 @@ def _crossover_compare(got, expected, case):
     return close(got, expected, rtol=1e-6, what="N")
 
 
+_STAR = star_vs_tetrahedron()
+
 EXERCISES = [
     Exercise("09.1", power_law, _curves, _power_law_compare, title="fit a power law", name="power_law", hidden=_hidden_curves,
              forbidden={"symml.train.fit_power_law": fit_power_law, "numpy.polyfit": numpy.polyfit},
@@ -226,9 +238,11 @@ EXERCISES = [
                  (lambda N, e: (None, None), "should be numbers"),
                  (as_student("lambda N, e: (sum(fit_power_law(N, c)[0] for c in e) / len(e), 0.0)", fit_power_law=fit_power_law), "calls symml.train.fit_power_law"),
              ]),
-    Exercise("09.3", ranking, kind="value", name="ranking", compare=_ranking_compare, title="predict: three featurisations, three exponents",
-             mistakes=[(r, frag) for r, frag in [("raw = matrix < sorted", "part of the symmetry"), ("raw < matrix = sorted", "swap labels"),
-                                                 ("raw = matrix = sorted", "removes more"), ("sorted < matrix < raw", "which way"), ("matrix", "answer with one of")]]),
+    Exercise("09.3", star_vs_tetrahedron, kind="value", name="star_vs_tetrahedron", compare=_star_compare,
+             title="predict: which nets tell a planar star from a tetrahedron",
+             mistakes=[(dict(_STAR, **{"lmax 0": True}), "four bonds of the same length"), (dict(_STAR, **{"lmax 1": True}), "vector sum"),
+                       (dict(_STAR, **{"lmax 2": False}), "P_2"), (dict(_STAR, **{"lmax 0, second neighbours": False}), "outer atoms"),
+                       ({"lmax 0": False}, "four nets as keys"), (dict(_STAR, **{"lmax 2": 1}), "True (the net")]),
     Exercise("09.4", units, kind="value", name="units", compare=_units_compare, title="predict: a change of units",
              mistakes=[("only beta", "linear in the targets"), ("both", "slope and intercept"), ("neither", "carries the units"), ("a", "answer with one of")]),
     Exercise("09.5", crossover, _pairs, _crossover_compare, title="where two learning curves cross", name="crossover", hidden=_hidden_pairs,

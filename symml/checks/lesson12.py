@@ -206,6 +206,62 @@ def _input_compare(got, expected, case):
     return "the floor is wrong: which operations keep the new input, and what is the best output that keeps them?"
 
 
+# ---- 12.6: read the axis off a learned symmetry-breaking 2e
+
+
+def field_axis(p):
+    """The unit axis n̂ (3,), sign free, that maximises |p · Y²(n̂)| for a 2e vector ``p`` (5,) in e3nn's basis.
+
+    ``p · Y²(r)`` (unnormalised harmonics) is a quadratic form ``rᵀ M r``; its extreme directions are the
+    eigenvectors of ``M``, and the largest ``|p · Y²|`` is along the one with the largest |eigenvalue|.
+    """
+    def f(r):
+        return float(o3.spherical_harmonics(2, r.to(p.dtype), normalize=False) @ p)
+
+    e = torch.eye(3, dtype=p.dtype)
+    M = torch.empty(3, 3, dtype=p.dtype)
+    for a in range(3):
+        for b in range(3):
+            M[a, b] = f(e[a]) if a == b else (f(e[a] + e[b]) - f(e[a]) - f(e[b])) / 2
+    values, vectors = torch.linalg.eigh(M)
+    return vectors[:, values.abs().argmax()]
+
+
+def _axis_input(g, scale=1.0, noise=0.0, sign=1.0, axis=None):
+    n = torch.randn(3, generator=g, dtype=torch.float64) if axis is None else axis
+    p = sign * _sh(2, n / n.norm()) + noise * torch.randn(5, generator=g, dtype=torch.float64)
+    return scale * p
+
+
+def _axis_cases(g):
+    yield Case(_axis_input(g))
+    yield Case(_axis_input(g, sign=-1.0), note="p = −Y²(n̂), a disc around the axis")
+    yield Case(_axis_input(g, noise=0.2, scale=0.7), note="a learned p: an axis plus noise")
+
+
+def _axis_hidden(g):
+    yield Case(_axis_input(g, scale=1e-3, noise=0.1), note="a small p (a strong penalty)")
+    yield Case(_axis_input(g, axis=torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64)), note="the axis ẑ")
+    yield Case(_axis_input(g, sign=-1.0, noise=0.3), note="a noisy disc")
+
+
+def _axis_compare(got, expected, case):
+    if not isinstance(got, torch.Tensor) or got.shape != (3,):
+        return f"return the axis as a tensor of shape (3,), not {tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__}"
+    got = got.detach().to(torch.float64)
+    if abs(float(got.norm()) - 1) > 1e-6:
+        return "return a unit vector"
+    if abs(float(got @ expected)) > 1 - 1e-6:
+        return None
+    (p,) = case.args
+    size = abs(float(_sh(2, got) @ p)) / abs(float(_sh(2, expected) @ p))
+    if size > 0.999:
+        return "that direction gives as large a |p · Y²(n̂)| only by accident here: make sure you take the largest"
+    if abs(float(got @ expected)) < 1e-3:
+        return "that direction is perpendicular to the axis: p · Y²(n̂) can be most negative along the axis (a disc), so compare |p · Y²(n̂)|"
+    return "not the axis: p · Y²(r) is a quadratic form rᵀ M r, and its extreme directions are those of M"
+
+
 EXERCISES = [
     Exercise("12.1", arrow_breaks_too_much, kind="value", name="arrow_breaks_too_much", compare=_arrow_compare, title="predict: an arrow for a triangle",
              mistakes=[("yes", "image of +ŷ"), (True, "answer with one of")]),
@@ -232,7 +288,25 @@ EXERCISES = [
                  (lambda pos, y, ops, f, irreps: floor_with_input(pos, y, ops, f, irreps) + 0.01, "floor is wrong"),
                  (lambda pos, y, ops, f, irreps: "none", "as a number"),
              ]),
+    Exercise("12.6", field_axis, _axis_cases, _axis_compare, title="read the axis off a learned symmetry-breaking 2e", name="field_axis",
+             hidden=_axis_hidden, points=2,
+             mistakes=[
+                 (lambda p: _largest_eigenvalue_axis(p), "perpendicular"),
+                 (lambda p: 2 * field_axis(p), "unit vector"),
+                 (lambda p: field_axis(p)[:2], "shape (3,)"),
+                 (lambda p: torch.nn.functional.normalize(p[:3], dim=0), "not the axis"),
+             ]),
 ]
+
+
+def _largest_eigenvalue_axis(p):
+    """A mistake for 12.6: the direction of the largest (signed) p · Y², wrong for a disc."""
+    def f(r):
+        return float(o3.spherical_harmonics(2, r.to(p.dtype), normalize=False) @ p)
+
+    e = torch.eye(3, dtype=p.dtype)
+    M = torch.tensor([[f(e[a]) if a == b else (f(e[a] + e[b]) - f(e[a]) - f(e[b])) / 2 for b in range(3)] for a in range(3)], dtype=p.dtype)
+    return torch.linalg.eigh(M).eigenvectors[:, -1]
 
 
 def _ignoring_parity(pos, y, ops, feature, irreps):

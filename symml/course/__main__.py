@@ -10,6 +10,8 @@ COMMANDS = {  # command -> (the module whose main() runs it, what it does)
     "site": ("symml.course.site", "build the course website"),
     "colab": ("symml.course.colab", "put the Colab install cell first in every notebook"),
     "nbgrader": ("symml.course.nbgrader", "write the problem sets as nbgrader source assignments"),
+    "gradescope": ("symml.course.gradescope", "write a Gradescope autograder zip for one problem set"),
+    "points": ("symml.course.points", "how each problem set's points split: graded transfers, formative predictions"),
 }
 
 

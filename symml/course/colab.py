@@ -41,6 +41,13 @@ def colab_cell() -> nbformat.NotebookNode:
     return nbformat.v4.new_code_cell(CELL_SOURCE, id=CELL_ID)
 
 
+def is_colab_cell(cell) -> bool:
+    """Whether ``cell`` is a Colab install cell: the current one, or any version of it (its id, or a
+    cell that pip-installs when ``google.colab`` is there)."""
+    source = cell.get("source", "")
+    return cell.get("cell_type") == "code" and (cell.get("id") == CELL_ID or ("google.colab" in source and "pip" in source))
+
+
 def has_colab_cell(nb) -> bool:
     """Whether the notebook's first cell is the current Colab cell."""
     return bool(nb.cells) and nb.cells[0].get("id") == CELL_ID and nb.cells[0].source == CELL_SOURCE

@@ -9,9 +9,14 @@ limits before any student code runs, then becomes an ipykernel:
   current count plus a budget), ``RLIMIT_FSIZE`` 128 MB per file, ``RLIMIT_NOFILE`` 1024, no core
   dumps.
 
-Outside, :class:`Kernel` starts it (``bwrap`` + that command, or the command alone with
-``sandboxed=False``), runs code with a timeout, interrupts over the control channel (no signal
+Outside, :class:`Kernel` starts it (``bwrap`` + that command, inside the sandbox's cgroup, or
+the command alone with ``sandboxed=False``), runs its ``startup`` code before anything else (again
+after each restart), runs code with a timeout, interrupts over the control channel (no signal
 needs to cross the PID namespace), and :meth:`Kernel.close` kills the sandbox and everything in it.
+
+What the kernel sends is bounded before the grader holds it: the client's sockets refuse any
+message over ``MAX_MESSAGE`` bytes (ZeroMQ drops it, and the connection, before it is read into
+memory), and printed output is counted, never kept.
 """
 
 import json
@@ -28,6 +33,7 @@ from pathlib import Path
 
 FILE_SIZE = 128 * 2**20
 OPEN_FILES = 1024
+MAX_MESSAGE = 64 * 2**20  # one message from the kernel (a reply of grade.MAX_ANSWER_BYTES fits)
 
 
 def main(argv=None):
@@ -63,19 +69,27 @@ def _user_tasks() -> int:
 
 
 class Kernel:
-    """One student's kernel. ``run(code, timeout)`` → ``(status, detail, characters printed)``."""
+    """One student's kernel. ``run(code, timeout)`` → ``(status, detail, characters printed)``.
 
-    def __init__(self, memory: int = 2 * 2**30, processes: int = 256, sandboxed: bool = True, python: str = sys.executable):
+    ``startup``: code run first, and again after every restart, before any other; ``restarts``
+    counts the restarts (a hang or a crash: what the old kernel defined is gone). ``package`` is
+    where the kernel sees this symml package.
+    """
+
+    def __init__(self, memory: int = 2 * 2**30, processes: int = 256, sandboxed: bool = True, python: str = sys.executable, startup: str | None = None):
         from symml.course import sandbox
 
         self.folder = Path(tempfile.mkdtemp(prefix="symml-kernel-"))  # 0700: the connection file's key stays private
         self.connection_file = self.folder / "kernel.json"
-        self.sandboxed, self.memory, self.processes, self.python = sandboxed, memory, processes, python
+        self.sandboxed, self.memory, self.processes, self.python, self.startup = sandboxed, memory, processes, python, startup
         self.sandbox = sandbox
-        self.proc = self.group = None
+        self.package = sandbox.PACKAGE if sandboxed else str(Path(__file__).resolve().parent.parent)
+        self.proc = self.group = self.context = None
+        self.restarts, self.startup_status = 0, None
         self.start()
 
     def start(self):
+        import zmq
         from jupyter_client import BlockingKernelClient
         from jupyter_client.connect import write_connection_file
 
@@ -83,25 +97,27 @@ class Kernel:
         write_connection_file(str(self.connection_file), ip=f"{inside}/k", transport="ipc", key=secrets.token_hex(32).encode())
         command = [self.python, "-m", "symml.course.kernel", "--memory", str(self.memory),
                    "--processes", str(_user_tasks() + self.processes if self.processes else 0)]
+        quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         if self.sandboxed:
-            self.group = self.sandbox.ProcessGroup(self.processes)
-            command = self.group.wrap(self.sandbox.argv(self.connection_file) + command + ["-f", f"{self.sandbox.IPC}/kernel.json"])
-            cwd, env = None, None
+            self.group = self.sandbox.Cgroup(self.memory, self.processes)
+            self.proc = self.sandbox.popen(command + ["-f", f"{self.sandbox.IPC}/kernel.json"], self.connection_file, self.group, **quiet)
         else:
             work = self.folder / "work"
             work.mkdir(exist_ok=True)
-            command += ["-f", str(self.connection_file)]
-            cwd, env = str(work), {k: v for k, v in os.environ.items() if not k.startswith("JPY_")} | {"SYMML_GRADING": "1"}
-        self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")} | {"SYMML_GRADING": "1"}
+            self.proc = subprocess.Popen(command + ["-f", str(self.connection_file)], cwd=str(work), env=env, **quiet)
         info = json.loads(self.connection_file.read_text())
         if self.sandboxed:  # its sockets, seen from outside through its own root
             deadline = time.monotonic() + 30
             while (pid := self.sandbox.sandbox_pid(self.proc.pid)) is None:  # the shell exec'd bwrap: same pid
                 if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self._kill()
                     raise RuntimeError("the sandbox did not start")
                 time.sleep(0.02)
             info["ip"] = f"/proc/{pid}/root{self.sandbox.IPC}/k"
-        self.client = BlockingKernelClient()
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)  # every socket of this client: nothing larger is read
+        self.client = BlockingKernelClient(context=self.context)
         self.client.load_connection_info(info)
         self.client.start_channels(hb=False)  # liveness is the process itself: a heartbeat that is slow to start reads as death
         try:
@@ -109,13 +125,16 @@ class Kernel:
         except RuntimeError as e:
             self.close()
             raise RuntimeError(f"the kernel did not start ({e})") from e
+        if self.startup:
+            self.startup_status = self._run(self.startup, 120)[:2]
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def restart(self):
-        """A fresh kernel after a crash or a hang; what the old one defined is gone."""
+        """A fresh kernel after a crash or a hang; what the old one defined is gone (``startup`` runs again)."""
         self._kill()
+        self.restarts += 1
         self.start()
 
     def run(self, code: str, timeout: float, on_display=None) -> tuple[str, str, int]:
@@ -123,6 +142,9 @@ class Kernel:
 
         ``on_display(data)`` is called with the ``data`` of each display message the code sends.
         """
+        return self._run(code, timeout, on_display)
+
+    def _run(self, code: str, timeout: float, on_display=None) -> tuple[str, str, int]:
         msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
         deadline, printed, error = time.monotonic() + timeout, 0, ""
         while True:
@@ -171,6 +193,9 @@ class Kernel:
             self.client.stop_channels()
         except Exception:
             pass
+        if self.context is not None:
+            self.context.destroy(linger=0)
+            self.context = None
         if self.proc is not None and self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, 9)  # bwrap and its session; the PID namespace dies with its init

@@ -1,7 +1,8 @@
 r"""Release: make the student notebooks (``exercises/``) from the solutions notebooks.
 
-    python -m symml.course release            # solutions/NN_*.ipynb -> exercises/NN_*.ipynb, executed
+    python -m symml.course release            # solutions/NN_*.ipynb -> exercises/NN_*.ipynb, without outputs
     python -m symml.course release --check    # exit 1 if exercises/ is not what release would write
+    python -m symml.course release 04 --phase predictions --out handout/   # the predictions only
 
 The student version of a solutions notebook is defined by its cells' *sources*:
 
@@ -15,15 +16,23 @@ The student version of a solutions notebook is defined by its cells' *sources*:
 * ``### BEGIN HIDDEN TESTS`` … ``### END HIDDEN TESTS`` regions, markers included, are removed.
 * Everything else (cell types, ids, metadata, other cells) is copied.
 
-``release`` writes the exercise notebooks whose sources changed and executes them, so their
-committed outputs are what a student sees first: a "not attempted" verdict for every exercise.
-``release --check`` compares cell types, sources and tags only, never outputs (nbval checks those).
-After a change that alters outputs but not sources (a verdict's wording, library code), refresh
-them with ``release --force`` or ``execute``.
-Executing uses a ``python3`` kernel of the Python running this command, in the notebook's folder.
+``release`` writes the exercise notebooks whose sources changed WITHOUT outputs, as nbgrader's
+release does: a student sees no output of the reference solution (no verifying cell's answer)
+before running a cell. It then runs a throw-away copy of each in a fresh kernel (``python3`` of
+this Python, in the notebook's folder) to make sure it runs blank: no cell fails and every
+exercise reports "not attempted" (``--no-execute`` skips that). ``release --check`` compares cell
+types, sources and tags, and fails on any stored output.
+
+``--phase predictions`` is the first half of a two-phase release (for a class that grades
+predictions): a notebook with the problem set's introduction and set-up cells and, for each
+prediction (value exercise), its section up to its check cell, which records the answer without a
+verdict (``check(..., feedback=False)``); no function exercise, no verifying cell, no explanation.
+It carries ``metadata.symml.phase = "predictions"`` so ``symml grade`` grades only its predictions.
+The second half is the ordinary release, handed out after the predictions are in.
 """
 
 import ast
+import copy
 import json
 import re
 from pathlib import Path
@@ -31,7 +40,6 @@ from pathlib import Path
 import nbformat
 
 from symml.course import ROOT
-from symml.course.execute import execute
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -165,6 +173,67 @@ def declaration_problems(solution: nbformat.NotebookNode, lesson: str) -> list[s
     return problems
 
 
+PREDICTIONS = "predictions"
+
+
+def predictions_half(nb: nbformat.NotebookNode, lesson: str, name: str = "notebook") -> nbformat.NotebookNode:
+    """The first half of a two-phase release of ``nb`` (a solutions or a student notebook): its predictions only.
+
+    Kept: every cell before the first ``## `` section heading (title, set-up), and for each value
+    exercise the cells from its section's heading to its check call, that call rewritten as
+    ``x = check("NN.k", x, feedback=False)`` (recorded, no verdict). Dropped: function exercises,
+    verifying cells, the folded explanations. Raises :class:`MarkerError` when the set has no prediction.
+    """
+    from symml.checks import exercises
+
+    values = {e.id for e in exercises(lesson).values() if e.prediction}
+    if not values:
+        raise MarkerError(f"{name}: problem set {lesson} has no prediction to hand out first")
+    cells = [nbformat.from_dict(copy.deepcopy(dict(c))) for c in nb.cells]
+    heading = [k for k, c in enumerate(cells) if c.cell_type == "markdown" and c.source.lstrip().startswith("## ")]
+    keep = set(range(heading[0] if heading else 0))
+    for k, cell in enumerate(cells):
+        found = CHECK_CALL.search(cell.source) if cell.cell_type == "code" else None
+        if found and found.group(1) in values:
+            keep.update(range(max((h for h in heading if h <= k), default=k), k + 1))
+            exercise_id, variable = found.groups()
+            cell.source = CHECK_CALL.sub(lambda m: f'check("{exercise_id}", {variable}, feedback=False', cell.source, count=1)
+    half = nbformat.v4.new_notebook(metadata=copy.deepcopy(dict(nb.metadata)))
+    half.nbformat, half.nbformat_minor = nb.nbformat, nb.nbformat_minor
+    half.metadata["symml"] = {**half.metadata.get("symml", {}), "phase": PREDICTIONS}
+    half.cells = [c for k, c in enumerate(cells) if k in keep]
+    return nbformat.from_dict(half)
+
+
+def predictions_notebook(solution: nbformat.NotebookNode, lesson: str, name: str = "notebook") -> nbformat.NotebookNode:
+    """The student notebook of the first half: :func:`predictions_half` of the student version."""
+    return predictions_half(student_notebook(solution, name), lesson, name)
+
+
+def run_blank(path: Path, timeout: int = 600) -> None:
+    """Run a throw-away copy of a student notebook: raises unless every cell runs and every exercise is "not attempted"."""
+    import shutil
+
+    from symml.checks import MIMETYPE
+    from symml.course.execute import execute
+
+    copy = path.with_name(f".{path.stem}.blank-run.ipynb")  # in the same folder: relative paths resolve as for a student
+    shutil.copy(path, copy)
+    try:
+        execute(copy, timeout)
+        verdicts = [o["data"][MIMETYPE] for c in nbformat.read(copy, as_version=4).cells if c.cell_type == "code"
+                    for o in c.get("outputs", []) if MIMETYPE in o.get("data", {})]
+    finally:
+        copy.unlink(missing_ok=True)
+    attempted = [f"{v['exercise']} {v['status']}" for v in verdicts if v["status"] not in ("not attempted", "recorded")]
+    if attempted:
+        raise MarkerError(f"{path.name}: the blank student version should leave every exercise not attempted, but: {', '.join(attempted)}")
+
+
+def has_outputs(nb) -> bool:
+    return any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None) for c in nb.cells)
+
+
 def signature(nb) -> list[tuple]:
     """What ``release --check`` compares: each cell's type, source and tags."""
     return [(c.cell_type, c.source, tuple(c.metadata.get("tags", ()))) for c in nb.cells]
@@ -187,7 +256,10 @@ def out_of_step(root: Path = ROOT) -> list[str]:
         if not target.exists():
             problems.append(f"{rel}: missing")
             continue
-        have, want = signature(nbformat.read(target, as_version=4)), signature(nb)
+        stored = nbformat.read(target, as_version=4)
+        have, want = signature(stored), signature(nb)
+        if has_outputs(stored):
+            problems.append(f"{rel}: has outputs (student notebooks are handed out without them)")
         if have != want:
             diff = next((i for i, (h, w) in enumerate(zip(have, want)) if h != w), min(len(have), len(want)))
             problems.append(f"{rel}: differs from the release of solutions/{solution.name} (first at cell {diff})")
@@ -197,31 +269,55 @@ def out_of_step(root: Path = ROOT) -> list[str]:
     return problems
 
 
-def release(root: Path = ROOT, run: bool = True, force: bool = False, only=(), validate: bool | None = None) -> list[Path]:
-    """Write every exercise notebook whose sources changed (all with ``force``), then execute it.
+def release(root: Path = ROOT, run: bool = True, force: bool = False, only=(), validate: bool | None = None,
+            phase: str = "all", out: Path | None = None) -> list[Path]:
+    """Write every exercise notebook whose sources changed (all with ``force``), without outputs.
 
-    ``only``: lesson numbers (``["04"]``) to release; default all. ``validate`` (default: when
-    ``root`` is this course) first checks each solutions notebook against its declarations.
+    ``run``: then run a throw-away copy of each blank (:func:`run_blank`). ``only``: lesson numbers
+    (``["04"]``) to release; default all. ``validate`` (default: when ``root`` is this course) first
+    checks each solutions notebook against its declarations. ``phase="predictions"``: the first half
+    of a two-phase release (:func:`predictions_notebook`), written to ``out`` (required: never into
+    ``exercises/``, which holds the whole problem sets).
     """
+    if phase not in ("all", PREDICTIONS):
+        raise ValueError(f"phase must be 'all' or {PREDICTIONS!r}, not {phase!r}")
+    if phase == PREDICTIONS and out is None:
+        raise ValueError("--phase predictions writes a separate handout: give --out FOLDER (exercises/ keeps the whole problem sets)")
     validate = root == ROOT if validate is None else validate
     written = []
     for solution, target in pairs(root):
-        if only and solution.name[:2] not in only:
+        lesson = solution.name[:2]
+        if only and lesson not in only:
+            continue
+        if phase == PREDICTIONS and not any(e.prediction for e in _declared(lesson)):
+            print(f"skipped {solution.name}: no predictions")
             continue
         source = nbformat.read(solution, as_version=4)
-        problems = declaration_problems(source, solution.name[:2]) if validate else []
+        problems = declaration_problems(source, lesson) if validate else []
         if problems:
             raise MarkerError(f"solutions/{solution.name}: " + "; ".join(problems))
-        nb = student_notebook(source, solution.name)
-        if not force and target.exists() and signature(nbformat.read(target, as_version=4)) == signature(nb):
-            continue  # in step already: keep its executed outputs, no churn in git
-        target.parent.mkdir(exist_ok=True)
+        target = Path(out) / solution.name if out is not None else target
+        nb = predictions_notebook(source, lesson, solution.name) if phase == PREDICTIONS else student_notebook(source, solution.name)
+        if not force and target.exists():
+            stored = nbformat.read(target, as_version=4)
+            if signature(stored) == signature(nb) and not has_outputs(stored):
+                continue  # in step already: no churn in git
+        target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
         written.append(target)
         if run:
-            execute(target)
-        print(f"released {target.relative_to(root)}")
+            run_blank(target)
+        print(f"released {target}")
     return written
+
+
+def _declared(lesson: str):
+    from symml.checks import exercises
+
+    try:
+        return list(exercises(lesson).values())
+    except ModuleNotFoundError:
+        return []
 
 
 def main(argv=None) -> int:
@@ -230,7 +326,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="symml release", description="Generate exercises/ (the student versions) from solutions/.")
     parser.add_argument("--check", action="store_true", help="exit 1 if exercises/ is not what release would write")
     parser.add_argument("--force", action="store_true", help="rewrite and re-execute every exercise notebook")
-    parser.add_argument("--no-execute", action="store_true", help="write the notebooks without executing them")
+    parser.add_argument("--no-execute", action="store_true", help="write the notebooks without running a blank copy of each")
+    parser.add_argument("--phase", choices=("all", PREDICTIONS), default="all",
+                        help="'predictions': the first half of a two-phase release, only the predictions, recorded without verdicts (needs --out)")
+    parser.add_argument("--out", type=Path, help="write the notebooks here instead of exercises/ (required with --phase predictions)")
     parser.add_argument("lessons", nargs="*", help="only these lessons, e.g. 04 07 (default: all)")
     args = parser.parse_args(argv)
     if args.check:
@@ -240,5 +339,9 @@ def main(argv=None) -> int:
         if problems:
             print("run `symml release` to regenerate exercises/")
         return 1 if problems else 0
-    release(run=not args.no_execute, force=args.force, only=args.lessons)
+    try:
+        release(run=not args.no_execute, force=args.force, only=args.lessons, phase=args.phase, out=args.out)
+    except (MarkerError, ValueError) as e:
+        print(f"symml release: {e}")
+        return 2
     return 0

@@ -13,19 +13,24 @@ Every script a page loads lies in ``static/``: plotly.js from ``plotly``, MathJa
 typesets the equations) from ``jupyter-server-mathjax``. nbconvert's template would load require.js,
 MathJax, Mermaid and the widget manager from CDNs: the template below drops the three that no
 page needs and points MathJax at the local copy.
+
+A page shows the lesson as a reader meets it, not as the repository stores it: the Colab install
+cell (``symml.course.colab``, which does nothing outside Colab) is left out, and the code cells
+are numbered 1, 2, 3, … in reading order, as a fresh kernel run top to bottom numbers them.
+
+Building needs the ``dev`` extra (nbconvert, and jupyter-server-mathjax for MathJax); without it
+``symml site`` says in one line what to install.
 """
 
 import argparse
 import html
+import importlib
 import json
 import shutil
 import sys
 from pathlib import Path
 
-import nbformat
 import plotly
-from nbconvert import HTMLExporter
-from nbconvert.filters import markdown2html
 
 from symml.course import ROOT
 from symml.plot import PLOTLY_MIMETYPE
@@ -55,6 +60,20 @@ MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFon
 {%- endblock html_head_js_mathjax -%}
 """
 MATHJAX_URL = "static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+# what building needs beyond symml's own dependencies: module -> the package pip installs (the dev extra has them)
+DEV_MODULES = {"nbformat": "nbformat", "nbconvert": "nbconvert", "jupyter_server_mathjax": "jupyter-server-mathjax"}
+INSTALL_DEV = "pip install -e '.[dev]' in a checkout (or pip install 'symml[dev]')"
+
+
+def missing_dev_packages() -> list[str]:
+    """The packages of the dev extra that ``symml site`` needs and this Python lacks."""
+    missing = []
+    for module, package in DEV_MODULES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(package)
+    return missing
 
 
 def mathjax_folder() -> Path:
@@ -62,7 +81,7 @@ def mathjax_folder() -> Path:
     try:
         import jupyter_server_mathjax
     except ImportError as e:
-        raise ImportError("the website needs MathJax from jupyter-server-mathjax: pip install -e '.[dev]'") from e
+        raise ImportError(f"the website needs MathJax from jupyter-server-mathjax: {INSTALL_DEV}") from e
     return Path(jupyter_server_mathjax.__file__).parent / "static"
 
 
@@ -84,6 +103,25 @@ def title(nb) -> str:
                 if line.startswith("#"):
                     return line.lstrip("#").strip()
     return "untitled"
+
+
+def reader_view(nb) -> None:
+    """The notebook as a reader meets it: without the Colab install cell, code cells numbered 1, 2, 3, …
+
+    A cell that was never run keeps no number; every other code cell, and its ``Out [n]``, gets the
+    next one, in reading order."""
+    from symml.course import colab  # colab imports this module: import it when needed
+
+    nb.cells = [c for c in nb.cells if not colab.is_colab_cell(c)]
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or cell.get("execution_count") is None:
+            continue
+        count += 1
+        cell.execution_count = count
+        for output in cell.get("outputs", []):
+            if "execution_count" in output:
+                output["execution_count"] = count
 
 
 def _plotly_as_html(nb) -> int:
@@ -125,6 +163,10 @@ def _plain_page(title_: str, content: str) -> str:
 
 def build(out: Path, root: Path = ROOT) -> list[Path]:
     """Write the website into ``out`` (replacing it); returns the lesson pages written."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.filters import markdown2html
+
     lessons = sorted((root / "lessons").glob("[0-9][0-9]_*.ipynb"))
     if not lessons:
         raise ValueError(f"no lessons in {root / 'lessons'}")
@@ -138,6 +180,7 @@ def build(out: Path, root: Path = ROOT) -> list[Path]:
     pages, items = [], []
     for path in lessons:
         nb = nbformat.read(path, as_version=4)
+        reader_view(nb)
         figures, name, launch = _plotly_as_html(nb), title(nb), binder_url(f"lessons/{path.name}")
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
         lesson, problem_set = f"lessons/{path.name}", f"exercises/{path.name}"
@@ -165,6 +208,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="symml site", description="Build the course website from the executed lessons.")
     parser.add_argument("--out", type=Path, default=ROOT / "_site", help="output folder (default: _site)")
     args = parser.parse_args(argv)
+    missing = missing_dev_packages()
+    if missing:
+        print(f"symml site needs the dev extra ({', '.join(missing)} missing): {INSTALL_DEV}", file=sys.stderr)
+        return 2
     pages = build(args.out)
     print(f"wrote {len(pages)} lesson pages, index.html and instructors.html to {args.out}")
     return 0

@@ -59,6 +59,8 @@ class JupyterLab:
             f"--LabApp.workspaces_dir={self._home / 'lab-workspaces'}",
             # nothing fetched from the internet: no news feed, no update check
             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # window.jupyterapp: a test reads the notebook's model (every cell, drawn or not), not the DOM
+            "--LabApp.expose_app_in_browser=True",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # CI runs as root
