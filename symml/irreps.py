@@ -24,6 +24,7 @@ coefficients (``symml.cg``).
 import math
 
 import sympy
+import numpy as np
 import torch
 from e3nn import o3
 
@@ -62,7 +63,12 @@ def casimir(L: torch.Tensor) -> torch.Tensor:
 
 def null_space(A: torch.Tensor, tol: float = 1e-9) -> torch.Tensor:
     r"""Orthonormal basis of ``{x : A x = 0}`` as the rows of a ``(k, n)`` matrix, from the SVD of ``A``."""
-    _, S, Vh = torch.linalg.svd(A, full_matrices=True)
+    try:
+        _, S, Vh = torch.linalg.svd(A, full_matrices=True)
+    except torch.linalg.LinAlgError:
+        # torch's LAPACK driver can fail to converge on these sparse, highly degenerate constraint
+        # matrices (seen for l = 10 on some CPUs); numpy's does not, and the null space is the same.
+        _, S, Vh = (torch.from_numpy(M).to(dtype=A.dtype, device=A.device) for M in np.linalg.svd(A.detach().cpu().numpy(), full_matrices=True))
     rank = int((S > tol * max(1.0, float(S.max()) if S.numel() else 1.0)).sum())
     return Vh[rank:]
 
