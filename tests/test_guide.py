@@ -1,11 +1,11 @@
 """docs/instructors.md followed as written: its code blocks, extracted (never retyped), run on a class.
 
 Three students hand in problem set 07: ``full`` (the solutions), ``blank`` (the handout) and
-``partial`` (the solutions, except that 07.1 breaks on a graph without edges, one of its three
+``partial`` (the solutions, except that 07.1 breaks on a crystal without edges, one of its three
 hidden cases, and the prediction 07.2 is wrong). Route 1 (``symml grade``) and route 2 (nbgrader:
 prepare, each student fetches and submits as their own user, collect, autograde, export) must give
-each student the points the declarations say: 5, 0 and 5 − ¼ (07.1's visible set and three hidden
-cases share its 1 point), predictions formative. Route 3 (Gradescope) is in tests/test_gradescope.py.
+each student the points the declarations say: the full points, 0, and the full points less 07.1's
+share of one case (its visible set and each hidden case share its points), predictions formative. Route 3 (Gradescope) is in tests/test_gradescope.py.
 The sudo lines that make the hub's exchange folder are not run: the test's exchange is a temporary
 folder, given to the guide's config through ``$NBGRADER_EXCHANGE``; the students, all one OS user
 here, are told apart by a config of their own (``CourseDirectory.student_id``), as separate hub
@@ -33,6 +33,7 @@ NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 STUDENTS = ("full", "blank", "partial")
 BLOCK = re.compile(r"<!-- tested: ([\w-]+) -->\n```(\w+)\n(.*?)\n```", re.S)
 BIN = str(Path(sys.executable).parent)
+WRONG_PREDICTION = ('flat_cloud_outputs = {"2e": 3, "2o": 2}', 'flat_cloud_outputs = {"2e": 5, "2o": 5}')
 
 
 def blocks() -> dict[str, str]:
@@ -45,8 +46,9 @@ def blocks() -> dict[str, str]:
 def no_edges_case():
     """07.1's hidden case with no edge at all (none of its visible cases has one): what ``partial`` gets wrong."""
     ex = checks.exercise(f"{LESSON}.1")
-    assert all(len(c.args[1]) > 0 for c in ex.inputs(0)), "07.1's visible cases all have edges"
-    empty = [c for c in ex.hidden_inputs(0) if len(c.args[1]) == 0]
+    n_edges = lambda case: len(ex.reference(*case.args)[0])  # noqa: E731
+    assert all(n_edges(c) > 0 for c in ex.inputs(0)), "07.1's visible cases all have edges"
+    empty = [c for c in ex.hidden_inputs(0) if n_edges(c) == 0]
     assert len(empty) == 1, "07.1 has exactly one hidden case without edges"
     return ex
 
@@ -60,10 +62,12 @@ def expected_points() -> dict[str, float]:
 
 
 def break_partially(source: str) -> str:
-    """The partial student's edits to a solution cell: 07.1 fails on no edges; 07.2 predicts a wrong irreps."""
-    if "def edge_vectors" in source:
-        return re.sub(r"(### BEGIN SOLUTION[^\n]*\n)", r'\1    assert len(edge_src) > 0, "no edges"\n', source, count=1)
-    return source.replace('cubic_site_irreps = "4e"', 'cubic_site_irreps = "2e+4e"')
+    """The partial student's edits to a solution cell: 07.1 fails on no edges; 07.2 predicts a wrong count."""
+    if "def periodic_edges" in source:
+        line = "    s, edge_dst, edge_src = keep.nonzero(as_tuple=True)\n"
+        assert line in source, "07.1's solution changed: update break_partially"
+        return source.replace(line, line + '    assert len(s) > 0, "no edges"\n')
+    return source.replace(WRONG_PREDICTION[0], WRONG_PREDICTION[1])
 
 
 def cleared(nb):
@@ -146,7 +150,7 @@ def test_route_2_nbgrader_as_written(tmp_path):
         run(fetch, home, student_env)
         path = home / ASSIGNMENT / NOTEBOOK
         nb = nbformat.read(path, as_version=4)
-        assert "BEGIN HIDDEN TESTS" not in path.read_text() and "cubic_site_irreps = \"4e\"" not in path.read_text()
+        assert "BEGIN HIDDEN TESTS" not in path.read_text() and WRONG_PREDICTION[0] not in path.read_text()
         if student != "blank":  # the student's work: the solution cells filled in
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})

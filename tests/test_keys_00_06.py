@@ -132,6 +132,30 @@ def test_an_irreps_object_is_an_accepted_answer(exercise_id, case):
     assert type(as_received) is tuple and ex.judge(as_received, expected, case) is None
 
 
+# ---------------------------------------------------------------- 05
+
+
+def test_key_05_3():
+    phi = (1 + math.sqrt(5)) / 2
+    corners = [torch.tensor([0.0, a, b * phi]) for a in (-1, 1) for b in (-1, 1)]
+    vertices = torch.stack([v.roll(k) for v in corners for k in range(3)])  # the 12 cyclic permutations of (0, ±1, ±φ)
+    assert torch.allclose(torch.cdist(vertices, vertices).sort(dim=1).values[:, 1:6], torch.full((12, 5), 2.0))  # five neighbours at the edge length
+    power = [float(o3.spherical_harmonics(l, vertices, True).sum(dim=0).norm() ** 2) for l in range(1, 7)]
+    derived = "".join(str(l) for l, p in zip(range(1, 7), power) if p < 1e-9)
+    assert derived == key("05.3") and agrees("05.3", derived) and max(power) > 1
+
+
+def test_key_05_5():
+    g = torch.Generator().manual_seed(5)
+    r = torch.tensor([0.9, 1.4, 2.0, 2.7])  # four neighbours at four distances
+    vectors = r[:, None] * torch.nn.functional.normalize(torch.randn(4, 3, generator=g), dim=-1)
+    radial = torch.exp(-((vectors.norm(dim=-1, keepdim=True) - torch.linspace(0.5, 3.0, 5)) ** 2) / (2 * 0.5**2))  # (4, 5)
+    Y0 = o3.spherical_harmonics(0, vectors, True, normalization="component")  # (4, 1): all ones
+    p = torch.einsum("jn,jm,km,kq->nq", radial, Y0, Y0, radial)  # p_nn'0 = Σ_jk g_n(r_j) Y⁰_j · Y⁰_k g_n'(r_k)
+    derived = str(int(torch.linalg.matrix_rank(p)))
+    assert derived == key("05.5") and agrees("05.5", derived)
+
+
 # ---------------------------------------------------------------- 04
 
 
@@ -158,3 +182,52 @@ def test_04_1_the_copied_direct_solve_fails_and_the_casimir_method_passes():
         v = _verdict_04_1(source)
         assert v.status == "failed" and "the lesson's direct solve" in v.message, v.message
     assert _verdict_04_1(lesson04.CASIMIR_METHOD).status == "passed"
+
+
+# ---------------------------------------------------------------- 06
+
+
+def _on(basis, rep):
+    """``rep`` restricted to the span of the orthonormal rows of ``basis`` (an invariant subspace)."""
+    return lambda g: basis @ rep(g) @ basis.T
+
+
+def _subspace(condition, n):
+    """Orthonormal rows spanning ``{t : condition(t) = 0}`` in R^n (``condition`` linear)."""
+    A = torch.stack([condition(e) for e in torch.eye(n)], dim=1)
+    _, S, Vh = torch.linalg.svd(A)
+    return Vh[int((S > 1e-9).sum()):]
+
+
+def test_key_06_1():
+    E = lambda g: g  # noqa: E731  a vector
+    B = lambda g: torch.det(g) * g  # noqa: E731  a pseudovector
+    EB = lambda g: torch.kron(E(g), B(g))  # noqa: E731  E_i B_j, row-major
+    swap = lambda t: t.reshape(3, 3).T.reshape(-1)  # noqa: E731
+    sym_traceless = _subspace(lambda t: torch.cat([t - swap(t), t.reshape(3, 3).trace()[None]]), 9)
+    antisym = _subspace(lambda t: t + swap(t), 9)  # the three numbers of E × B
+    piezo = _subspace(lambda t: (t.reshape(3, 3, 3) - t.reshape(3, 3, 3).transpose(1, 2)).reshape(-1), 27)
+    derived = {
+        "E · B": decompose(lambda g: torch.det(g)[None, None])[0],
+        "E × B": decompose(_on(antisym, EB))[0],
+        "symmetric traceless part of E_i B_j": decompose(_on(sym_traceless, EB))[0],
+        "piezoelectric tensor d_ijk = d_ikj": decompose(_on(piezo, lambda g: torch.kron(g, torch.kron(g, g))))[0],
+    }
+    assert [len(b) for b in (antisym, sym_traceless, piezo)] == [3, 5, 18]
+    assert {k: irreps(v) for k, v in derived.items()} == {k: irreps(v) for k, v in key("06.1").items()}
+    assert agrees("06.1", {k: str(v) for k, v in derived.items()})
+
+
+def test_key_06_4():
+    # the seven textbook l = 3 functions, polar axis z, as cubic polynomials evaluated on points
+    x, y, z = torch.randn(3, 200, generator=torch.Generator().manual_seed(6))
+    r2 = x**2 + y**2 + z**2
+    def textbook(x, y, z):
+        return torch.stack([y * (3 * x**2 - y**2), x * y * z, y * (5 * z**2 - r2), z * (5 * z**2 - 3 * r2),
+                            x * (5 * z**2 - r2), z * (x**2 - y**2), x * (x**2 - 3 * y**2)])
+    old, relabelled = textbook(x, y, z), textbook(y, z, x)  # the axes relabelled x -> y -> z -> x
+    old = old / old.norm(dim=1, keepdim=True)
+    relabelled = relabelled / relabelled.norm(dim=1, keepdim=True)
+    overlap = (relabelled @ old.T).abs()  # |cos| between each relabelled function and each old one
+    derived = int(((overlap - 1).abs() < 1e-9).any(dim=1).sum())
+    assert derived == key("06.4") and agrees("06.4", derived)

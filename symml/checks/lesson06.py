@@ -1,5 +1,6 @@
 """Exercises of problem set 06, geometric tensors: predict the irreps of quantities the lesson did not
-list, pack a symmetric tensor into e3nn's 0e + 2e, and convert features from the old (y, z, x) convention.
+list, pack a symmetric tensor into e3nn's 0e + 2e, convert features from the old (y, z, x) convention,
+and predict how much of l = 3 that conversion only relabels.
 
 Conventions: e3nn 0.6 (vectors (x, y, z)); a symmetric tensor ``T`` is ``(n, 3, 3)``; features are
 ``(n, irreps.dim)``, one row per sample.
@@ -12,7 +13,7 @@ import torch
 from e3nn import o3
 
 from symml.cg import clebsch_gordan
-from symml.checks import Case, Exercise, choice, close
+from symml.checks import Case, Exercise, close
 from symml.checks.hints import as_student, compare_irreps, irreps_answer, shortcuts
 from symml.so3 import rand_matrix
 
@@ -21,13 +22,13 @@ from symml.so3 import rand_matrix
 QUANTITIES = {
     "E · B": "0o",
     "E × B": "1o",
-    "electric quadrupole Q_ij (symmetric, traceless)": "2e",
+    "symmetric traceless part of E_i B_j": "2o",
     "piezoelectric tensor d_ijk = d_ikj": "2x1o + 2o + 3o",
 }
 WHY = {  # what to think about when a prediction is wrong, by quantity
     "E · B": "E is a vector, B a pseudovector: what does −I do to each, and to their dot product?",
     "E × B": "the cross product of a vector and a pseudovector: apply −I to both and look at the result",
-    "electric quadrupole Q_ij (symmetric, traceless)": "a symmetric 3×3 tensor is 0e + 2e; which part does 'traceless' remove?",
+    "symmetric traceless part of E_i B_j": "a symmetric 3×3 tensor of two vectors is 0e + 2e, and 'traceless' removes one part; what does −I do to E_i B_j when B is a pseudovector?",
     "piezoelectric tensor d_ijk = d_ikj": "index i is a vector and the pair jk a symmetric tensor: multiply the irreps of the two",
 }
 
@@ -127,7 +128,7 @@ def _pack_compare(got, expected, case):
     return close(got, expected)
 
 
-# ---- 06.4: from (y, z, x) to e3nn 0.6
+# ---- 06.3: from (y, z, x) to e3nn 0.6
 
 
 CYCLE = torch.tensor([[0.0, 0, 1], [1, 0, 0], [0, 1, 0]], dtype=torch.float64)  # (y, z, x) → (x, y, z), a 3-fold rotation
@@ -188,18 +189,32 @@ def _convert_compare(got, expected, case):
     return f"the {first} block is wrong{known}"
 
 
-# ---- 06.3: predict: is the l = 2 conversion a permutation?
+# ---- 06.4: predict: how many l = 3 components does the conversion only relabel?
 
 
-def l2_conversion():
-    """Whether converting l = 2 features from the old convention to e3nn 0.6 only permutes their components."""
-    return "mixes"
+def l3_relabelled():
+    """How many of the seven l = 3 components go from the old convention to e3nn 0.6 as ± one component.
+
+    The conversion is ``D³`` of the 3-fold rotation x → y → z → x; its rows that are ± a unit vector
+    are the relabelled components. Of the cubic harmonics only xyz is mapped to ± itself; the others mix.
+    """
+    return 1
 
 
-L2_OPTIONS = ["permutes", "mixes"]
-l2_compare = choice(L2_OPTIONS, why={
-    "permutes": "the old l = 2 list holds 3z² − 1 and x² − y²; relabel the axes x → y → z → x and ask whether 3x² − 1 is one of the five old functions",
-})
+def l3_compare(got, expected, case=None):
+    if isinstance(got, bool) or not isinstance(got, int):
+        return f"answer with a whole number of components, from 0 to 7, not {type(got).__name__}"
+    if not 0 <= got <= 7:
+        return "l = 3 has seven components: the count is from 0 to 7"
+    if got == expected:
+        return None
+    if got == 7:
+        return "lesson 06 found that already at l = 2 a permutation is not enough: the polar axis moves from z to y"
+    if got == 3:
+        return "l = 2 kept three (xy, yz, zx); l = 3 has other functions: which of them does x → y → z → x turn into ± one of the seven?"
+    if got == 0:
+        return "one l = 3 function is unchanged, up to sign, by every relabelling of the axes: find it among the cubic monomials"
+    return "relabel x → y → z → x in each of the seven l = 3 functions of the old list and count those that come out as ± one of the list"
 
 
 EXERCISES = [
@@ -207,8 +222,9 @@ EXERCISES = [
              points=2,
              mistakes=[(dict(QUANTITIES, **{"E · B": "0e"}), "what does −I do to each"),
                        (dict(QUANTITIES, **{"E × B": "1e"}), "apply −I to both"),
-                       (dict(QUANTITIES, **{"electric quadrupole Q_ij (symmetric, traceless)": "0e + 2e"}), "independent numbers"),
-                       (dict(QUANTITIES, **{"electric quadrupole Q_ij (symmetric, traceless)": "1e + 0e + 0o"}), "which part does 'traceless' remove"),
+                       (dict(QUANTITIES, **{"symmetric traceless part of E_i B_j": "0o + 2o"}), "independent numbers"),
+                       (dict(QUANTITIES, **{"symmetric traceless part of E_i B_j": "2e"}), "when B is a pseudovector"),
+                       (dict(QUANTITIES, **{"symmetric traceless part of E_i B_j": "0o + 1o + 2o"}), "independent numbers"),
                        (dict(QUANTITIES, **{"piezoelectric tensor d_ijk = d_ikj": "1o + 2o + 3o + 1e"}), "multiply the irreps"),
                        (dict(QUANTITIES, **{"E · B": "scalar"}), "not an irreps string"),
                        ({"E · B": "0o"}, "has no entry"), ("0o", "answer with a dict")]),
@@ -221,9 +237,7 @@ EXERCISES = [
                        (lambda T: pack_symmetric(T) * torch.tensor([1.0, -1, -1, -1, -1, -1], dtype=T.dtype), "2e block has the wrong sign"),
                        (as_student("lambda T: torch.einsum('kij,nij->nk', o3.ReducedTensorProducts('ij=ji', i='1o').change_of_basis, T)", o3=o3, torch=torch), "calls o3.ReducedTensorProducts"),
                        (as_student("lambda T: e3nn_io.CartesianTensor('ij=ji').from_cartesian(T)", e3nn_io=e3nn_io), "calls e3nn.io.CartesianTensor")]),
-    Exercise("06.3", l2_conversion, None, l2_compare, kind="value", name="l2_conversion", title="predict: is the l = 2 conversion a permutation?",
-             mistakes=[("permutes", "relabel the axes"), ("yes", "answer with one of")]),
-    Exercise("06.4", yzx_to_xyz, _old_features, _convert_compare, title="from (y, z, x) to e3nn 0.6", name="yzx_to_xyz", points=2,
+    Exercise("06.3", yzx_to_xyz, _old_features, _convert_compare, title="from (y, z, x) to e3nn 0.6", name="yzx_to_xyz", points=2,
              hidden=_old_features_hidden,
              mistakes=[(lambda irreps, x: x * (2 if o3.Irreps(irreps)[0].ir.l == 0 else 1), "a scalar"),
                        (lambda irreps, x: _keep_l(irreps, x, yzx_to_xyz(irreps, x), 1), "its (y, z, x) must become"),
@@ -231,4 +245,6 @@ EXERCISES = [
                        (lambda irreps, x: x @ o3.Irreps(irreps).D_from_matrix(CYCLE.to(x.dtype)), "the wrong way"),
                        (lambda irreps, x: -yzx_to_xyz(irreps, x) if o3.Irreps(irreps)[0].ir.l > 0 else _flip_l(irreps, yzx_to_xyz(irreps, x), 2), "block is wrong"),
                        (lambda irreps, x: yzx_to_xyz(irreps, x)[:, :1], "shape")]),
+    Exercise("06.4", l3_relabelled, None, l3_compare, kind="value", name="l3_relabelled", title="predict: how many l = 3 components are only relabelled?",
+             mistakes=[(7, "already at l = 2"), (3, "l = 2 kept three"), (0, "unchanged, up to sign"), (2, "count those"), (8, "from 0 to 7"), ("1", "whole number")]),
 ]
