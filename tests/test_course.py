@@ -124,8 +124,11 @@ def test_release_and_check_on_a_synthetic_course(tmp_path):
     nbformat.write(nb, target)
     assert course.out_of_step(tmp_path) == ["exercises/00_toy.ipynb: differs from the release of solutions/00_toy.ipynb (first at cell 1)"]
 
-    nb.cells[1].source = course.student_source(SOLUTION_CELL)  # back in step; outputs do not matter
+    nb.cells[1].source = course.student_source(SOLUTION_CELL)  # back in step, but executed: a student would see its outputs
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="anything\n")]
+    nbformat.write(nb, target)
+    assert course.out_of_step(tmp_path) == ["exercises/00_toy.ipynb: has outputs (student notebooks are handed out without them)"]
+    nb.cells[1].outputs = []
     nbformat.write(nb, target)
     assert course.out_of_step(tmp_path) == []
 
@@ -162,8 +165,12 @@ def test_committed_notebook_hygiene(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3", "CI only has the python3 kernel"
+    handed_out = path.parent.name == "exercises"  # committed without outputs: a student sees no answer
     for k, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
+            continue
+        if handed_out:
+            assert cell.execution_count is None and cell.outputs == [], f"cell {k} has outputs (run `python -m symml.course release`)"
             continue
         assert cell.execution_count is not None, f"cell {k} is not executed (run `python -m symml.course execute`)"
         for out in cell.outputs:
