@@ -599,7 +599,7 @@ def grade_class(paths: list[Path], out: Path, feedback: Path | None, options: Op
     log = out.with_suffix(".log")
 
     def report_path(p: Path) -> Path:
-        return feedback / p.resolve().relative_to(root).with_suffix(".md")  # mirrors the submissions: no two collide
+        return feedback / _as_given(p).relative_to(root).with_suffix(".md")  # mirrors the submissions (a link stays a link): no two collide
 
     def save():
         ids = sorted({e for row in book.values() for e in row["exercises"]})
@@ -685,13 +685,14 @@ def main(argv=None) -> int:
 
     options = Options(args.cell_timeout, args.timeout, args.memory, args.processes, args.seed, sandbox=not args.no_sandbox)
     if options.sandbox:
-        from symml.course.sandbox import SandboxUnavailable, check
+        from symml.course.sandbox import SandboxUnavailable, check, mode
 
         try:
             check()
         except SandboxUnavailable as e:
             print(e, file=sys.stderr)
             return 2
+        print(f"sandbox: bubblewrap, {mode()}", file=sys.stderr)  # what caps a student's memory here
     if args.self_nb or args.gradescope:
         one = args.self_nb or (args.submissions[0] if len(args.submissions) == 1 else None)
         if one is None:
