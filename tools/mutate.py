@@ -84,7 +84,7 @@ MUTANTS = [
     # ------------------------------------------------ the bugs issue 23 names
     Mutant("key-10.3", "the answer key of prediction 10.3 changed from 3 to 5",
            [Edit("symml/checks/lesson10.py", r"(def tetrahedron_lowest_l\(\):\n(?:(?:    [^\n]*)?\n)*?    return )3\b", r"\g<1>5", regex=True)],
-           ["tests/test_checks.py", "-k", "10.3", "tests/test_course.py", "-k", "10_"], ISSUE),
+           ["tests/test_checks.py", "-k", "10.3", "tests/test_course.py", "-k", "10_", "tests/test_keys_07_12.py", "-k", "10_3"], ISSUE),
     Mutant("no-early-stopping", "early stopping deleted from fit_potential (it trains until max_epochs)",
            [Edit("symml/train.py", "        if waited >= patience:\n", "        if False:\n"),
             Edit("symml/train.py", "                stopped = \"lr floor\"\n                break\n", "                pass\n")],
@@ -103,7 +103,7 @@ MUTANTS = [
            ["tests/test_make.py", "-k", "not lab"], ISSUE),
     Mutant("all-or-nothing-grade", "symml grade: an exercise's points all or nothing instead of split over its tests",
            [Edit("symml/course/grade.py", "float(ex.points) * passed / len(tests)", "float(ex.points) * (passed == len(tests))")],
-           ["tests/test_grade.py", "-k", "partial or gradescope"], ISSUE),
+           ["tests/test_grade.py", "-k", "partial or gradescope", "tests/test_guide.py", "-k", "route_1"], ISSUE),
     Mutant("all-or-nothing-score", "nbgrader's hidden tests (checks.score): all or nothing",
            [Edit("symml/checks/__init__.py", "round(float(ex.points) * passed / len(tests), 3)", "round(float(ex.points) * (passed == len(tests)), 3)")],
            ["tests/test_checks.py", "-k", "score or partial", "tests/test_nbgrader.py", "-k", "partial or 00"], ISSUE),
