@@ -332,3 +332,27 @@ def test_every_mistake_triggers_its_hint(ex, answer, hint):
         cases = ex.inputs(seed) + ex.hidden_inputs(seed)
         v = judge(ex, cases, run_answer(ex, answer, cases))
         assert v.status == "failed" and hint in v.message, (seed, v.message)
+
+
+def _periodic_edges_except_without_edges(pos, cell, r_max):
+    """A student's 07.1, right on every crystal except one where no pair is within r_max."""
+    import math
+
+    reach = [math.ceil(r_max * h) for h in torch.linalg.inv(cell).norm(dim=0).tolist()]
+    n = torch.cartesian_prod(*[torch.arange(-k, k + 1, dtype=pos.dtype) for k in reach])
+    vec = pos[None, None, :, :] + (n @ cell)[:, None, None, :] - pos[None, :, None, :]
+    keep = vec.norm(dim=-1) < r_max
+    keep[(n == 0).all(dim=1)] &= ~torch.eye(len(pos), dtype=torch.bool)
+    s, dst, src = keep.nonzero(as_tuple=True)
+    assert len(s) > 0, "no edges"
+    return src, dst, vec[s, dst, src]
+
+
+def test_score_a_wrong_hidden_case_costs_its_share_and_no_more():
+    """07.1's visible set and each hidden case share its points: failing the no-edge hidden case costs one share."""
+    ex = checks.exercise("07.1")
+    tests = ex.tests(0)
+    assert len(tests) == 1 + len(ex.hidden_inputs(0)) >= 2
+    earned = checks.score("07.1", _periodic_edges_except_without_edges)
+    assert earned == pytest.approx(float(ex.points) * (len(tests) - 1) / len(tests), abs=1e-3)
+    assert grade("07.1", _periodic_edges_except_without_edges, seed=0).status == "passed"  # the visible cases cannot see it
