@@ -18,13 +18,7 @@ from symml.so3 import matrix_z, rand_matrix
 
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    """The keys are exact facts: derive them in double precision, and leave the default as it was."""
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")  # the keys are exact facts: derived in double precision (conftest)
 
 
 def key(exercise_id):

@@ -15,12 +15,7 @@ from symml import checks
 from symml.checks import judge, run_answer
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64")  # the keys are exact facts: derived in double precision (conftest)
 
 
 def key(exercise_id):
