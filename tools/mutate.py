@@ -80,6 +80,12 @@ ISSUE = "issue 23"
 GUIDE = "developers' guide"
 TOOLS = "grading/checks"
 
+# test selections that several mutants share
+TRAINING_TESTS = ["tests/test_datasets.py", "-k", "fit or stop or halv or restor or split or curve or nested", "tests/test_train.py"]
+MAKE_TESTS = ["tests/test_make.py", "-k", "not lab"]
+NN_TESTS = ["tests/test_nn.py", "-k", "mean or reduce or batch or neighbors"]
+JUDGE_TESTS = ["tests/test_checks.py", "-k", "passed_failed or never_raises or choice or close or 00.1"]
+
 MUTANTS = [
     # ------------------------------------------------ the bugs issue 23 names
     Mutant("key-10.3", "the answer key of prediction 10.3 changed from 3 to 5",
@@ -88,19 +94,19 @@ MUTANTS = [
     Mutant("no-early-stopping", "early stopping deleted from fit_potential (it trains until max_epochs)",
            [Edit("symml/train.py", "        if waited >= patience:\n", "        if False:\n"),
             Edit("symml/train.py", "                stopped = \"lr floor\"\n                break\n", "                pass\n")],
-           ["tests/test_datasets.py", "-k", "fit or stop or halv or restor or split or curve or nested", "tests/test_train.py"], ISSUE),
+           TRAINING_TESTS, ISSUE),
     Mutant("no-lr-halving", "the learning rate never halves on a plateau",
            [Edit("symml/train.py", 'group["lr"] *= decay', 'group["lr"] *= 1.0')],
-           ["tests/test_datasets.py", "-k", "fit or stop or halv or restor or split or curve or nested", "tests/test_train.py"], ISSUE),
+           TRAINING_TESTS, ISSUE),
     Mutant("no-best-restore", "the weights of the best validation measurement are not restored",
            [Edit("symml/train.py", "    model.load_state_dict(best_state)\n", "")],
-           ["tests/test_datasets.py", "-k", "fit or stop or halv or restor or split or curve or nested", "tests/test_train.py"], ISSUE),
+           TRAINING_TESTS, ISSUE),
     Mutant("make-notebooks-lesson-00", "make test's notebook lists cut to lesson 00",
            [Edit("Makefile", r"^(\w*(?:NOTEBOOKS|EXERCISES)\w*\s*[:?]?=\s*\$\(wildcard) [^)]*\)", r"\1 lessons/00_*.ipynb)", count=-1, regex=True)],
-           ["tests/test_make.py", "-k", "not lab"], ISSUE),
+           MAKE_TESTS, ISSUE),
     Mutant("make-no-nbval-flags", "make test's nbval flags removed (--nbval, --nbval-lax)",
            [Edit("Makefile", r" --nbval(-lax)?(?=\s)", "", count=-1, regex=True)],
-           ["tests/test_make.py", "-k", "not lab"], ISSUE),
+           MAKE_TESTS, ISSUE),
     Mutant("all-or-nothing-grade", "symml grade: an exercise's points all or nothing instead of split over its tests",
            [Edit("symml/course/grade.py", "float(ex.points) * passed / len(tests)", "float(ex.points) * (passed == len(tests))")],
            ["tests/test_grade.py", "-k", "partial or gradescope", "tests/test_guide.py", "-k", "route_1"], ISSUE),
@@ -115,10 +121,10 @@ MUTANTS = [
            ["tests/test_grade.py", "-k", "rerun or resume or twice"], ISSUE),
     Mutant("reduce-mean-is-sum", 'EquivariantNet(reduce="mean") sums instead of averaging',
            [Edit("symml/nn.py", r'if self\.reduce == "mean":\n(\s+)out = out / [^\n]*\n', r'if self.reduce == "mean":\n\1pass\n', regex=True)],
-           ["tests/test_nn.py", "-k", "mean or reduce or batch or neighbors"], ISSUE),
+           NN_TESTS, ISSUE),
     Mutant("num-neighbors-from-batch", "num_neighbors taken from each batch instead of the model's constant",
            [Edit("symml/nn.py", "edge_vec, self.num_neighbors)", "edge_vec, max(len(edge_src) / max(len(pos), 1), 1e-9))", count=2)],
-           ["tests/test_nn.py", "-k", "mean or reduce or batch or neighbors"], ISSUE),
+           NN_TESTS, ISSUE),
     Mutant("cuda-tests-vanish", "the cuda variant of the device tests silently dropped without a GPU",
            [Edit("tests/conftest.py", r"^DEVICES = .*$", 'DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])', regex=True)],
            ["tests/test_devices.py"], ISSUE),
@@ -139,10 +145,10 @@ MUTANTS = [
            ["tests/test_checks.py", "-k", "hidden or partial or score", "tests/test_grade.py", "-k", "partial or hidden or gradescope"], TOOLS),
     Mutant("compare-always-passes", "judge accepts every output (the comparison's hint is ignored)",
            [Edit("symml/checks/__init__.py", "        if hint:\n            return _with(v, \"failed\", f\"{hint}{where}\")\n", "")],
-           ["tests/test_checks.py", "-k", "passed_failed or never_raises or choice or close or 00.1"], TOOLS),
+           JUDGE_TESTS, TOOLS),
     Mutant("close-always-passes", "the default comparison close() finds every tensor close",
            [Edit("symml/checks/hints.py", r"^(def close\([^)]*\)[^:]*:\n(?:    [ru]?\"\"\"(?:.|\n)*?\"\"\"\n)?)", r"\1    return None\n", regex=True)],
-           ["tests/test_checks.py", "-k", "passed_failed or never_raises or choice or close or 00.1"], TOOLS),
+           JUDGE_TESTS, TOOLS),
     Mutant("not-attempted-scores", "an exercise still raising NotImplementedError is judged passed",
            [Edit("symml/checks/__init__.py", 'return _with(v, "not attempted", "the body still raises NotImplementedError")', "return v")],
            ["tests/test_checks.py", "-k", "passed_failed or not_attempted", "tests/test_course.py", "-k", "00_ and (not_attempted or exercises_run)"], TOOLS),
