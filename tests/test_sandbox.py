@@ -718,3 +718,26 @@ def test_cgroup_v2_gets_memory_without_swap_and_pids_in_one_group(tmp_path, monk
     assert group.memory_path == group.pids_path and group.memory_path.parent == root / "grader"
     read = lambda name: (group.memory_path / name).read_text()
     assert (read("memory.max"), read("memory.swap.max"), read("pids.max")) == (str(MEMORY), "0", str(PROCESSES))
+
+
+def test_cgroup_cpu_quota_is_written_only_when_asked_v1_and_v2(tmp_path, monkeypatch):
+    # bench_notebooks runs each notebook under one CPU's quota, as Binder gives; a sandbox asks for none
+    from symml.course import sandbox
+
+    v2 = tmp_path / "v2"
+    (v2 / "grader").mkdir(parents=True)
+    (v2 / "cgroup.controllers").write_text("cpu memory pids\n")
+    (v2 / "grader" / "cgroup.subtree_control").write_text("\n")
+    monkeypatch.setattr(sandbox, "_own_cgroups", lambda: {"": "/grader"})
+    assert "cpu" not in sandbox.Cgroup(MEMORY, PROCESSES, root=v2).paths
+    group = sandbox.Cgroup(MEMORY, PROCESSES, root=v2, cpus=1.5)
+    assert (group.paths["cpu"] / "cpu.max").read_text() == "150000 100000"
+    assert "+cpu" in (v2 / "grader" / "cgroup.subtree_control").read_text()
+
+    v1 = tmp_path / "v1"
+    for controller in ("memory", "pids", "cpu"):
+        (v1 / controller / "grader").mkdir(parents=True)
+    monkeypatch.setattr(sandbox, "_own_cgroups", lambda: {"memory": "/grader", "pids": "/grader", "cpu": "/grader"})
+    group = sandbox.Cgroup(MEMORY, PROCESSES, root=v1, cpus=1)
+    assert group.paths["cpu"].parent == v1 / "cpu" / "grader"
+    assert [(group.paths["cpu"] / f).read_text() for f in ("cpu.cfs_quota_us", "cpu.cfs_period_us")] == ["100000", "100000"]

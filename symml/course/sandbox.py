@@ -221,7 +221,8 @@ def _own_cgroups() -> dict[str, str]:
 
 
 class Cgroup:
-    """The cgroup(s) that hold one sandbox: ``memory`` (``memory`` bytes, swap off) and ``pids`` (``processes``).
+    """The cgroup(s) that hold one sandbox: ``memory`` (``memory`` bytes, swap off) and ``pids`` (``processes``),
+    and with ``cpus > 0`` a CPU quota of that many cores (``cpu``: as Binder gives one, for benchmarks).
 
     Made beneath the grader's own cgroup, v1 (``/sys/fs/cgroup/<controller>/…``) or v2, where it
     may (as root, or in a subtree delegated to the user); as a last resort as root, the root of
@@ -230,18 +231,21 @@ class Cgroup:
     (then ``RLIMIT_NPROC`` counts). :meth:`kill` ends whatever is in them and removes them.
     """
 
-    def __init__(self, memory: int, processes: int, root: Path = Path("/sys/fs/cgroup"), use: tuple | None = None):
+    def __init__(self, memory: int, processes: int, root: Path = Path("/sys/fs/cgroup"), use: tuple | None = None, cpus: float = 0):
         self.paths: dict[str, Path] = {}
         name = f"symml-{os.getpid()}-{os.urandom(4).hex()}"
         try:
             own = _own_cgroups()
         except OSError:
             own = {}
-        limits = {"memory": [("memory.max", memory), ("memory.swap.max", 0)], "pids": [("pids.max", processes)]}
+        period = 100_000  # µs: the quota is cpus · period of CPU time in every period
+        limits = {"memory": [("memory.max", memory), ("memory.swap.max", 0)], "pids": [("pids.max", processes)],
+                  "cpu": [("cpu.max", f"{round(cpus * period)} {period}")]}
         limits_v1 = {"memory": [("memory.limit_in_bytes", memory), ("memory.memsw.limit_in_bytes", memory), ("memory.swappiness", 0)],
-                     "pids": [("pids.max", processes)]}
-        for controller in CONTROLLERS if use is None else use:
-            if (memory if controller == "memory" else processes) <= 0:
+                     "pids": [("pids.max", processes)], "cpu": [("cpu.cfs_quota_us", round(cpus * period)), ("cpu.cfs_period_us", period)]}
+        caps = {"memory": memory, "pids": processes, "cpu": cpus}
+        for controller in (CONTROLLERS + ("cpu",) if use is None else use):
+            if caps[controller] <= 0:
                 continue
             v2 = (root / "cgroup.controllers").exists() and controller in (root / "cgroup.controllers").read_text().split()
             base = root if v2 else root / controller
