@@ -1,6 +1,8 @@
 """Training loops for the lessons.
 
 * ``train``: Adam on any loss, with a progress bar and the history of the loss.
+* ``fit_order_parameters``: a net and a learned input together, the order parameter by plain
+  gradient descent (lesson 11).
 * ``fit_potential``: an interatomic potential (``Potential``) on energies and forces, trained until
   a validation set stops it (patience in epochs, learning-rate decay on plateaus, a floor);
   ``potential_errors`` its test errors.
@@ -13,7 +15,7 @@ import math
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["ANGLE_BLIND", "LEARNING_CURVE_FIT", "MATCHED_HIDDEN", "R_MAX", "Potential", "fit_potential", "fit_power_law", "learning_curve_point", "potential_errors", "potential_net", "train"]
+__all__ = ["ANGLE_BLIND", "LEARNING_CURVE_FIT", "MATCHED_HIDDEN", "R_MAX", "Potential", "fit_order_parameters", "fit_potential", "fit_power_law", "learning_curve_point", "potential_errors", "potential_net", "train"]
 
 
 def train(model: torch.nn.Module, loss_fn, steps: int, lr: float = 1e-2, every: int = 10, evaluate=None, progress: bool = True) -> dict:
@@ -80,6 +82,36 @@ class Potential(torch.nn.Module):
 # weight learns energies faster but, in a fixed number of steps, forces more slowly.
 ENERGY_WEIGHT = 1.0
 
+
+def fit_order_parameters(net: torch.nn.Module, pos: torch.Tensor, features, target: torch.Tensor, steps: int, order_parameters=(),
+                         batch: torch.Tensor | None = None, cell: torch.Tensor | None = None, adam_for_p: bool = False) -> list[float]:
+    r"""Fit ``net(pos, features(), batch, cell)`` to ``target`` by the mean squared error, learning the order parameters too (lesson 11).
+
+    The weights move by Adam (lr 10⁻²). The ``order_parameters`` (tensors that ``features()`` builds
+    the input from) move by plain gradient descent with momentum (lr 1, momentum 0.9): each step a
+    sum of multiples of the gradient, so it commutes with every ``D(h)`` and an order parameter that
+    starts ``h``-invariant stays so (lesson 11 shows why). ``adam_for_p=True`` moves them by Adam
+    instead, to see what that breaks. ``pos (N, 3)``, ``target (N, irreps_out.dim)``; ``batch`` and
+    ``cell`` as for ``EquivariantNet``. Returns the loss before each step.
+    """
+    device = next(net.parameters()).device
+    pos, target = pos.to(device), target.to(device)
+    batch = None if batch is None else batch.to(device)
+    cell = None if cell is None else cell.to(device)
+    optimizers = [torch.optim.Adam(net.parameters(), lr=1e-2)]
+    if order_parameters:
+        optimizers.append(torch.optim.Adam(order_parameters, lr=1e-2) if adam_for_p
+                          else torch.optim.SGD(order_parameters, lr=1.0, momentum=0.9))
+    losses = []
+    for _ in range(steps):
+        loss = ((net(pos, features(), batch, cell) - target) ** 2).mean()
+        for opt in optimizers:
+            opt.zero_grad()
+        loss.backward()
+        for opt in optimizers:
+            opt.step()
+        losses.append(loss.item())
+    return losses
 
 def _batches(data: dict, size: int, order: torch.Tensor | None = None):
     index = torch.arange(len(data["energy"])) if order is None else order

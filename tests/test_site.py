@@ -51,7 +51,7 @@ def test_every_lesson_has_a_page_with_its_figures(built):
         assert '<script src="static/plotly.min.js"></script>' in page
         assert site.binder_url(f"lessons/{nb_path.name}") in page
         assert site.colab_url(f"lessons/{nb_path.name}") in page
-        assert site.colab_url(f"exercises/{nb_path.name}") in page
+        assert site.colab_url(site.problem_set(nb_path)) in page  # a lesson in two notebooks: both link its one problem set
         assert site.title(nb) in page
     assert (out / "static" / "plotly.min.js").stat().st_size > 1_000_000
     assert sum(page.read_text().count("symml-figure") for page in pages) > 0
@@ -60,8 +60,9 @@ def test_every_lesson_has_a_page_with_its_figures(built):
 def test_index_links_every_lesson_and_the_instructors_page(built):
     out, _ = built
     index = (out / "index.html").read_text()
-    for nb_path in lessons():
-        assert f'href="{nb_path.stem}.html"' in index
+    for nb_path in lessons():  # numbered by the lesson's number: a lesson in two notebooks is one number twice
+        assert f'<li value="{int(nb_path.name[:2])}"><a href="{nb_path.stem}.html"' in index
+    assert f"A course in {len({p.name[:2] for p in lessons()})} lessons" in index
     assert 'href="instructors.html"' in index
     guide = (out / "instructors.html").read_text()
     assert "symml grade" in guide and "JupyterHub" in guide
@@ -158,14 +159,14 @@ def test_readme_links_every_lesson_on_binder():
     assert linked == {f"lessons/{p.name}" for p in lessons()}
     for path in linked:
         assert site.binder_url(path) in readme
-        assert (ROOT / path.replace("lessons/", "exercises/")).exists()
+        assert site.problem_set(ROOT / path) is not None, f"{path} has no problem set of its number"
 
 
 def test_readme_opens_every_lesson_and_problem_set_on_colab():
     readme = (ROOT / "README.md").read_text()
     for nb_path in lessons():
         assert site.colab_url(f"lessons/{nb_path.name}") in readme, nb_path.name
-        assert site.colab_url(f"exercises/{nb_path.name}") in readme, nb_path.name
+        assert site.colab_url(site.problem_set(nb_path)) in readme, nb_path.name
 
 
 # ---------------------------------------------------------------- the built site in a browser, offline

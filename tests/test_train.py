@@ -146,3 +146,35 @@ def test_learning_curve_point_reports_the_restored_model_on_the_test_set():
     # the seed fixes the run: the same call gives the same numbers
     again = learning_curve_point(1, train, valid, test, seed=0, epoch_size=4, max_epochs=2)
     assert again["force_mae"] == result["force_mae"]
+
+
+def _square_to_rectangle(adam_for_p, steps=8):
+    """Learn p from zero so that a net moves a square into a rectangle: (the rectangle's invariant projector, p, losses)."""
+    from e3nn import o3
+
+    from symml.nn import EquivariantNet
+    from symml.symmetry import symmetry_operations
+    from symml.train import fit_order_parameters
+
+    square = torch.tensor([[1.0, 1, 0], [-1, 1, 0], [-1, -1, 0], [1, -1, 0]])
+    target = square * torch.tensor([0.3, -0.1, 0])
+    irreps_p = o3.Irreps("0e+1e+1o+2e+2o+3e+4e")
+    torch.manual_seed(0)
+    net = EquivariantNet(o3.Irreps("0e") + irreps_p, "1o", irreps_hidden="4x0e+2x1e+2x1o", lmax=3, max_radius=3.0, num_layers=1,
+                         num_neighbors=3.0, reduce=None)
+    p = torch.zeros(irreps_p.dim, requires_grad=True)
+    losses = fit_order_parameters(net, square, lambda: torch.cat([torch.ones(4, 1), p.expand(4, -1)], dim=1), target, steps,
+                                  order_parameters=[p], adam_for_p=adam_for_p)
+    H = symmetry_operations(torch.cat([square, square + target]), ["a"] * 4 + ["b"] * 4)
+    return irreps_p.D_from_matrix(H).mean(0), p.detach(), losses
+
+
+def test_fit_order_parameters_keeps_the_symmetry_of_the_data_by_gradient_descent():
+    # lesson 11's claim: from zero, gradient descent keeps p in the invariant subspace of the rectangle's
+    # operations. Adam for p (what a loop that put every parameter in one Adam would do) amplifies the
+    # rounding out of it within a few steps
+    P, p, losses = _square_to_rectangle(adam_for_p=False)
+    assert losses[-1] < 0.5 * losses[0] and p.norm() > 1e-3
+    assert (p - P @ p).norm() < 1e-10 * p.norm()
+    P, p, _ = _square_to_rectangle(adam_for_p=True)
+    assert (p - P @ p).norm() > 1e-8 * p.norm()

@@ -95,6 +95,12 @@ def colab_url(path: str) -> str:
     return COLAB.format(path=path)
 
 
+def problem_set(lesson: Path, root: Path = ROOT) -> str | None:
+    """``exercises/NN_….ipynb``, the problem set of lesson ``lessons/NN_….ipynb`` (a lesson in two notebooks shares one), or None."""
+    found = sorted((root / "exercises").glob(f"{lesson.name[:2]}_*.ipynb"))
+    return f"exercises/{found[0].name}" if found else None
+
+
 def title(nb) -> str:
     """The text of the notebook's first Markdown heading."""
     for cell in nb.cells:
@@ -183,18 +189,18 @@ def build(out: Path, root: Path = ROOT) -> list[Path]:
         reader_view(nb)
         figures, name, launch = _plotly_as_html(nb), title(nb), binder_url(f"lessons/{path.name}")
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
-        lesson, problem_set = f"lessons/{path.name}", f"exercises/{path.name}"
+        lesson, exercises = f"lessons/{path.name}", problem_set(path, root)
         links = ['<a href="index.html">symml</a>', f'this lesson on <a href="{launch}">Binder</a> · <a href="{colab_url(lesson)}">Colab</a>']
-        if (root / problem_set).exists():
-            links.append(f'its problem set on <a href="{binder_url(problem_set)}">Binder</a> · <a href="{colab_url(problem_set)}">Colab</a>')
+        if exercises:
+            links.append(f'its problem set on <a href="{binder_url(exercises)}">Binder</a> · <a href="{colab_url(exercises)}">Colab</a>')
         page = out / f"{path.stem}.html"
         page.write_text(_lesson_page(body, links))
         pages.append(page)
-        items.append(f'<li><a href="{page.name}">{html.escape(name)}</a> — {figures} figure{"s" * (figures != 1)} · '
+        items.append(f'<li value="{int(path.name[:2])}"><a href="{page.name}">{html.escape(name)}</a> — {figures} figure{"s" * (figures != 1)} · '
                      f'<a href="{launch}">Binder</a> · <a href="{colab_url(lesson)}">Colab</a></li>')
 
     index = (f"<h1>symml: symmetry-equivariant machine learning</h1>"
-             f"<p>A course in {len(lessons)} lessons, each with an autotested problem set. Read the lessons here, or run them: "
+             f"<p>A course in {len({p.name[:2] for p in lessons})} lessons, each with an autotested problem set. Read the lessons here, or run them: "
              f'launch the course on <a href="{binder_url(f"lessons/{lessons[0].name}")}">Binder</a> or <a href="{colab_url(f"lessons/{lessons[0].name}")}">Colab</a>, or <code>make lab</code> on your machine.</p>'
              f'<ol start="0">{"".join(items)}</ol><p><a href="instructors.html">For instructors</a></p>')
     (out / "index.html").write_text(_plain_page("symml", index))
