@@ -705,15 +705,21 @@ print(json.dumps([status, seen]))
     assert str(ROOT) not in mount_points and not any(m.startswith(str(ROOT / "solutions")) for m in mount_points), mount_points
 
 
-def test_cgroup_v2_gets_memory_without_swap_and_pids_in_one_group(tmp_path, monkeypatch):
-    # a stand-in for /sys/fs/cgroup under cgroup v2 (plain files): the logic, not the kernel's side
+def fake_cgroup_v2(root, monkeypatch):
+    """A stand-in for /sys/fs/cgroup under cgroup v2 (plain files), this process in ``/grader``: the logic, not the kernel's side."""
     from symml.course import sandbox
 
-    root = tmp_path / "cgroup"
     (root / "grader").mkdir(parents=True)
     (root / "cgroup.controllers").write_text("cpu memory pids\n")
     (root / "grader" / "cgroup.subtree_control").write_text("\n")
     monkeypatch.setattr(sandbox, "_own_cgroups", lambda: {"": "/grader"})
+    return root
+
+
+def test_cgroup_v2_gets_memory_without_swap_and_pids_in_one_group(tmp_path, monkeypatch):
+    from symml.course import sandbox
+
+    root = fake_cgroup_v2(tmp_path / "cgroup", monkeypatch)
     group = sandbox.Cgroup(MEMORY, PROCESSES, root=root)
     assert group.memory_path == group.pids_path and group.memory_path.parent == root / "grader"
     read = lambda name: (group.memory_path / name).read_text()
@@ -724,11 +730,7 @@ def test_cgroup_cpu_quota_is_written_only_when_asked_v1_and_v2(tmp_path, monkeyp
     # bench_notebooks runs each notebook under one CPU's quota, as Binder gives; a sandbox asks for none
     from symml.course import sandbox
 
-    v2 = tmp_path / "v2"
-    (v2 / "grader").mkdir(parents=True)
-    (v2 / "cgroup.controllers").write_text("cpu memory pids\n")
-    (v2 / "grader" / "cgroup.subtree_control").write_text("\n")
-    monkeypatch.setattr(sandbox, "_own_cgroups", lambda: {"": "/grader"})
+    v2 = fake_cgroup_v2(tmp_path / "v2", monkeypatch)
     assert "cpu" not in sandbox.Cgroup(MEMORY, PROCESSES, root=v2).paths
     group = sandbox.Cgroup(MEMORY, PROCESSES, root=v2, cpus=1.5)
     assert (group.paths["cpu"] / "cpu.max").read_text() == "150000 100000"
