@@ -113,6 +113,7 @@ def fit_order_parameters(net: torch.nn.Module, pos: torch.Tensor, features, targ
         losses.append(loss.item())
     return losses
 
+
 def _batches(data: dict, size: int, order: torch.Tensor | None = None):
     index = torch.arange(len(data["energy"])) if order is None else order
     for chunk in index.split(size):
