@@ -28,12 +28,13 @@ EXERCISES = $(wildcard exercises/*.ipynb)
 # Every stage runs, whatever an earlier one did; `make test` fails at the end if any stage failed.
 # Tests that need a system program (chromium, bwrap) are skipped, with the reason, where it is missing.
 # `make unit TESTS="tests/test_site.py -k offline"` runs some tests only. JOBS workers (pytest-xdist;
-# a notebook's cells stay on one worker, in order); JOBS=0 runs everything in this process.
+# a notebook's cells stay on one worker, in order); JOBS=0 runs everything in this process. Unit
+# test files start in the order tests/conftest.py gives (LONGEST_FIRST), notebooks most cells first.
 TESTS ?= tests
 JOBS  ?= auto
 XDIST  = $(if $(filter 0,$(JOBS)),,-n $(JOBS) --dist loadfile)
 NBVAL  = --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
-UNIT_TESTS     = $(BIN)/python -m pytest $(XDIST) $(TESTS)
+UNIT_TESTS     = $(BIN)/python -m pytest $(XDIST) $(if $(XDIST),--no-loadscope-reorder) $(TESTS)
 # lessons/ and solutions/ are committed with outputs: nbval compares every cell to them
 NOTEBOOK_TESTS = $(BIN)/python -m pytest $(XDIST) --nbval $(NBVAL) $(NOTEBOOKS)
 # exercises/ are committed without outputs (a student sees no answer): every cell must run

@@ -177,3 +177,20 @@ def test_make_lab_opens_lesson_00_with_the_whole_course(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(lab.pid, signal.SIGKILL)  # the make we started, its shell and its jupyter
             lab.wait()
+
+
+def test_the_longest_test_files_start_first(tmp_path):
+    """The unit stage hands files to its workers in collection order (``--no-loadscope-reorder``),
+    and tests/conftest.py collects LONGEST_FIRST first. xdist's own order (most tests first) started
+    nbgrader's three long runs last, on one worker, while the other had nothing left to do."""
+    from types import SimpleNamespace
+
+    from conftest import LONGEST_FIRST, pytest_collection_modifyitems
+
+    _, calls = make_test(tmp_path, 0, 0)
+    unit = [c for c in calls if not is_notebook_call(c)]
+    assert unit and all("--no-loadscope-reorder" in c for c in unit if "-n" in c), unit
+    assert all((ROOT / "tests" / name).is_file() for name in LONGEST_FIRST), "LONGEST_FIRST names a file tests/ no longer has"
+    items = [SimpleNamespace(path=ROOT / "tests" / name, name=str(k)) for k, name in enumerate(["test_cg.py", "test_nbgrader.py", "test_cg.py", "test_grade.py"])]
+    pytest_collection_modifyitems(items)
+    assert [(i.path.name, i.name) for i in items] == [("test_grade.py", "3"), ("test_nbgrader.py", "1"), ("test_cg.py", "0"), ("test_cg.py", "2")]
