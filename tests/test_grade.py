@@ -373,3 +373,30 @@ def test_the_first_half_of_a_two_phase_release_runs_blank_and_records(tmp_path):
     assert ids == {e.id for e in checks.exercises("07").values() if e.prediction}
     with pytest.raises(ValueError, match="--out"):
         release.release(only=["07"], phase="predictions")
+
+
+IMPORT_E3NN = """
+import sys, torch
+from symml.course.kernel import import_e3nn
+import_e3nn()
+assert torch.compiler.disable.__module__.startswith("torch"), "torch.compiler.disable is put back"
+assert "torch._dynamo" not in sys.modules, "e3nn was imported with torch's compiler"
+from e3nn.o3 import _wigner
+from e3nn import o3
+f = _wigner.change_basis_real_to_complex
+assert torch.equal(f(3), f.__wrapped__(3))
+R = o3.rand_matrix()
+assert torch.allclose(o3.Irrep("1o").D_from_matrix(R), R, atol=1e-6)
+assert "torch._dynamo" not in sys.modules, "e3nn's functions ran without it"
+import torch._dynamo  # a student compiles something: from now on the function runs as torch.compiler.disable made it
+assert torch.equal(f(3), f.__wrapped__(3))
+(disabled,) = [c.cell_contents for c in f.__closure__ if isinstance(c.cell_contents, list)]
+assert len(disabled) == 1 and disabled[0] is not f.__wrapped__
+print("ok")
+"""
+
+
+def test_the_grader_imports_e3nn_without_torch_compiler():
+    """The kernel's start-up imports e3nn without torch._dynamo (0.8 s of CPU per graded notebook), and e3nn still works, compiler or not."""
+    result = subprocess.run([sys.executable, "-c", IMPORT_E3NN], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "ok", result.stderr[-2000:]

@@ -64,6 +64,7 @@ PREPARE = r"""
 def __symml_prepare(private, lesson):
     import base64, importlib, io, pickle, sys, types
     import torch
+    importlib.import_module("symml.course.kernel").import_e3nn()  # before the lesson's checks import it
     import IPython.core.display_functions, IPython.display
     from IPython.core.interactiveshell import InteractiveShell
     ours = lambda: [k for k in sys.modules if k == "symml.checks" or k.startswith("symml.checks.")]

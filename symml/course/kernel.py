@@ -55,6 +55,47 @@ def main(argv=None):
     kernelapp.launch_new_instance()
 
 
+def import_e3nn():
+    """Import e3nn without importing torch's compiler: about 0.8 s of CPU less for every graded notebook.
+
+    e3nn 0.6 marks one function ``@torch.compiler.disable``, and that decorator imports all of
+    ``torch._dynamo`` when e3nn is imported, for a compiler no problem set uses. While e3nn is
+    imported here the decorator is deferred: the function runs as it is as long as torch._dynamo
+    has not been imported (nothing can be compiling before that), and through
+    ``torch.compiler.disable`` from then on. The grader's start-up code calls this in the kernel.
+    """
+    import functools
+
+    try:
+        import torch
+    except ImportError:
+        return
+    disable = torch.compiler.disable
+
+    def deferred(fn=None, recursive=True, **kwargs):
+        if fn is None:  # used as @torch.compiler.disable(recursive=...)
+            return lambda f: deferred(f, recursive, **kwargs)
+        disabled = []
+
+        @functools.wraps(fn)
+        def call(*args, **kw):
+            if "torch._dynamo" not in sys.modules:
+                return fn(*args, **kw)
+            if not disabled:
+                disabled.append(disable(fn, recursive, **kwargs))
+            return disabled[0](*args, **kw)
+
+        return call
+
+    torch.compiler.disable = deferred
+    try:
+        import e3nn.o3  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        torch.compiler.disable = disable
+
+
 def _user_tasks() -> int:
     """How many processes and threads this user runs now (what RLIMIT_NPROC counts)."""
     uid, n = os.getuid(), 0
