@@ -396,7 +396,16 @@ print("ok")
 """
 
 
-def test_the_grader_imports_e3nn_without_torch_compiler():
+def test_the_grader_imports_e3nn_without_torch_compiler(tmp_path):
     """The kernel's start-up imports e3nn without torch._dynamo (0.8 s of CPU per graded notebook), and e3nn still works, compiler or not."""
     result = subprocess.run([sys.executable, "-c", IMPORT_E3NN], capture_output=True, text=True, timeout=300)
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
+    # and the grader's own start-up does it: a graded notebook's first cell finds e3nn loaded, the compiler not
+    lesson = "05"  # its checks import e3nn
+    nb = blank(nbformat.read(ROOT / "exercises" / solutions_notebook(lesson).name, as_version=4))
+    nb.cells.insert(0, nbformat.v4.new_code_cell('import sys\nassert "e3nn.o3" in sys.modules and "torch._dynamo" not in sys.modules'))
+    path = tmp_path / "submitted" / "student" / lesson / solutions_notebook(lesson).name
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    book, _ = grade([tmp_path / "submitted"], tmp_path / "g.csv")
+    assert "cell 1:" not in row(book, "student", lesson)["reason"], row(book, "student", lesson)["reason"]

@@ -66,10 +66,8 @@ def import_e3nn():
     """
     import functools
 
-    try:
-        import torch
-    except ImportError:
-        return
+    import torch
+
     disable = torch.compiler.disable
 
     def deferred(fn=None, recursive=True, **kwargs):
@@ -90,8 +88,6 @@ def import_e3nn():
     torch.compiler.disable = deferred
     try:
         import e3nn.o3  # noqa: F401
-    except ImportError:
-        pass
     finally:
         torch.compiler.disable = disable
 
