@@ -385,8 +385,10 @@ from e3nn.o3 import _wigner
 from e3nn import o3
 f = _wigner.change_basis_real_to_complex
 assert torch.equal(f(3), f.__wrapped__(3))
-R = o3.rand_matrix()
-assert torch.allclose(o3.Irrep("1o").D_from_matrix(R), R, atol=1e-6)
+torch.set_default_dtype(torch.float64)  # e3nn builds D in the default dtype; float32 misses 1e-6 on a quarter of draws
+torch.manual_seed(0)
+R = o3.rand_matrix(10)
+assert torch.allclose(o3.Irrep("1o").D_from_matrix(R), R, atol=1e-10)
 assert "torch._dynamo" not in sys.modules, "e3nn's functions ran without it"
 import torch._dynamo  # a student compiles something: from now on the function runs as torch.compiler.disable made it
 assert torch.equal(f(3), f.__wrapped__(3))
