@@ -48,6 +48,27 @@ def _blocks(x: torch.Tensor, irreps: o3.Irreps) -> list[torch.Tensor]:
     return [x[:, s].reshape(len(x), mul, ir.dim) for s, (mul, ir) in zip(irreps.slices(), irreps)]
 
 
+class _Mix(torch.autograd.Function):
+    r"""``torch.bmm(xy, w)``, ``(Z, k, n) @ (Z, n, m)``, whose backward makes ``∂w = xyᵀ g`` a broadcast
+    product when ``k = 1``. torch does that outer product (a sum over one index) as Z separate matrix
+    products, up to 20x slower on small blocks; it is the weight gradient of every path into a
+    scalar (``l3 = 0``)."""
+
+    @staticmethod
+    def forward(ctx, xy, w):
+        ctx.save_for_backward(xy, w)
+        return torch.bmm(xy, w)
+
+    @staticmethod
+    def backward(ctx, g):  # made of differentiable operations, so forces (create_graph=True) work
+        xy, w = ctx.saved_tensors
+        grad_xy = torch.bmm(g, w.transpose(1, 2)) if ctx.needs_input_grad[0] else None
+        grad_w = None
+        if ctx.needs_input_grad[1]:
+            grad_w = xy.transpose(1, 2) * g if xy.shape[1] == 1 else torch.bmm(xy.transpose(1, 2), g)
+        return grad_xy, grad_w
+
+
 class TensorProduct(torch.nn.Module):
     r"""The fully connected tensor product, equal to ``e3nn.o3.FullyConnectedTensorProduct``.
 
@@ -63,7 +84,9 @@ class TensorProduct(torch.nn.Module):
 
     The weights of all paths are one flat vector of ``weight_numel`` numbers, path after path in
     e3nn's order (irreps of ``x``, then of ``y``, then of the output), each path's ``(mul1, mul2, mul3)``
-    block in row-major order.
+    block in row-major order. Per-sample weights may also come *grouped*: a list with one tensor
+    ``weight[..., index]`` for each ``index`` in ``group_index``, the weights of all paths into one
+    output irrep side by side (the layout ``Convolution`` makes, and the fastest; see below).
 
     Args:
         irreps_in1, irreps_in2, irreps_out: irreps of ``x``, ``y`` and the output.
@@ -82,11 +105,18 @@ class TensorProduct(torch.nn.Module):
     (``C`` only connects ``y``'s irrep ``i2`` of that path). ``forward`` then needs two matrix
     products per ``i1``, ``y @ coupling`` and a product with ``x``'s block batched over samples,
     instead of one three-operand ``einsum`` per path (which re-plans its contraction at every call:
-    the plan is made once, here). *Mix*: ``z_kw += Σ_uv xy_{k,uv} w_{uv,w}``, one (batched) matrix
-    product per path. On the benchmark's model the forward pass takes about as long as e3nn's
-    generated code (0.9-1.1x) and forward+backward about a third; on lesson 09's small nets, where
-    the fixed cost of each tensor operation dominates, a training step is about 1.5x faster than
-    with one ``einsum`` per path.
+    the plan is made once, here). *Mix*: ``z_kw += Σ_uv xy_{k,uv} w_{uv,w}``. All paths into the
+    same output irrep share ``k`` and ``w``, so putting their ``xy`` side by side (and their
+    weights one above the other) makes their mixing one matrix product, batched over samples:
+    ``groups`` lists them. With one weight vector per sample, the products are of tiny matrices
+    (``(1, 16) @ (16, 8)``), and their cost is a fixed ~0.1 µs per sample and product, so fewer
+    products is what counts: grouped, a training step of ``EquivariantNet`` takes about half as
+    long as path by path on slices of one flat weight tensor. The group's weights must then lie side by side in memory;
+    a slice of one ``(Z, weight_numel)`` tensor sends torch to a 2-3x slower kernel, and gathering
+    it would copy the largest tensor of the layer. So flat per-sample weights are mixed path by
+    path, on slices, and ``Convolution`` makes its weights already grouped, each group by its own
+    rows of the radial network's last layer. The forward pass on flat weights takes about as long
+    as e3nn's generated code; the numbers are in ``benchmarks/bench_nn.py``'s output.
     """
 
     def __init__(self, irreps_in1, irreps_in2, irreps_out, shared_weights: bool = True):
@@ -103,7 +133,8 @@ class TensorProduct(torch.nn.Module):
             if ir3 in ir1 * ir2
         ]
         self.path_shapes = [(self.irreps_in1[i1].mul, self.irreps_in2[i2].mul, self.irreps_out[i3].mul) for i1, i2, i3 in self.paths]
-        self.weight_numel = sum(math.prod(shape) for shape in self.path_shapes)
+        self.path_numel = [math.prod(shape) for shape in self.path_shapes]
+        self.weight_numel = sum(self.path_numel)
 
         fan_in = [0] * len(self.irreps_out)
         for (i1, i2, i3), (u, v, _) in zip(self.paths, self.path_shapes):
@@ -132,8 +163,20 @@ class TensorProduct(torch.nn.Module):
             # and then made .double() stays equivariant to 1e-10, not to float32's 1e-7.
             self.register_buffer(f"coupling{i1}", coupling.permute(1, 0, 2).reshape(self.irreps_in2.dim, -1), persistent=False)
             self.plan.append((i1, group))
+        # The paths into each output irrep, and where their weights sit in the flat vector: their
+        # mixing is one matrix product per group (see forward), given the group's weights side by side.
+        starts = np.cumsum([0] + self.path_numel)
+        self.groups = [(i3, [n for n, p in enumerate(self.paths) if p[2] == i3]) for i3 in range(len(self.irreps_out))]
+        self.groups = [(i3, paths) for i3, paths in self.groups if paths]
+        for g, (_, paths) in enumerate(self.groups):
+            self.register_buffer(f"group_index{g}", torch.cat([torch.arange(starts[n], starts[n + 1]) for n in paths]), persistent=False)
         if shared_weights:
             self.weight = torch.nn.Parameter(torch.randn(self.weight_numel))
+
+    @property
+    def group_index(self) -> list[torch.Tensor]:
+        """For each group, the positions of its weights in the flat vector: ``weight[..., group_index[g]]``."""
+        return [getattr(self, f"group_index{g}") for g in range(len(self.groups))]
 
     def extra_repr(self) -> str:
         return f"{self.irreps_in1} x {self.irreps_in2} -> {self.irreps_out}, {len(self.paths)} paths, weight_numel={self.weight_numel}"
@@ -145,35 +188,56 @@ class TensorProduct(torch.nn.Module):
             if not self.shared_weights:
                 raise ValueError("this TensorProduct has shared_weights=False: pass one weight vector per sample, shape (..., weight_numel)")
             weight = self.weight
-        wanted = f"({self.weight_numel},)" if self.shared_weights else f"(..., {self.weight_numel})"
-        if not isinstance(weight, torch.Tensor):
-            raise ValueError(f"weight must be a tensor of shape {wanted}, got {type(weight).__name__}")
-        if weight.shape[-1:] != (self.weight_numel,) or (self.shared_weights and weight.dim() != 1):
-            raise ValueError(f"weight must have shape {wanted}, got {tuple(weight.shape)}")
+        if isinstance(weight, (list, tuple)):  # already grouped, as Convolution makes them
+            group_numel = [len(index) for index in self.group_index]
+            if self.shared_weights or len(weight) != len(self.groups) or any(
+                not isinstance(w, torch.Tensor) or w.dim() == 0 or w.shape[-1] != n for w, n in zip(weight, group_numel)
+            ):
+                raise ValueError(f"weights given by group must be a list of {len(self.groups)} tensors of shapes (..., n), n = {group_numel} "
+                                 "(weight[..., index] for index in group_index), and only with shared_weights=False")
+            weights, blocks = list(weight), self.groups
+        else:
+            wanted = f"({self.weight_numel},)" if self.shared_weights else f"(..., {self.weight_numel})"
+            if not isinstance(weight, torch.Tensor):
+                raise ValueError(f"weight must be a tensor of shape {wanted}, got {type(weight).__name__}")
+            if weight.shape[-1:] != (self.weight_numel,) or (self.shared_weights and weight.dim() != 1):
+                raise ValueError(f"weight must have shape {wanted}, got {tuple(weight.shape)}")
+            if self.shared_weights:  # a few thousand numbers: regrouping them costs nothing
+                weights, blocks = [weight[index] for index in self.group_index], self.groups
+            else:  # one block per path: slices of the flat tensor, as regrouping would copy all of it
+                weights, blocks = list(weight.split(self.path_numel, dim=-1)), [(i3, [n]) for n, (_, _, i3) in enumerate(self.paths)]
 
-        batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1], weight.shape[:-1])
+        batch = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1], *[w.shape[:-1] for w in weights])
         Z = math.prod(batch)
         x = x.broadcast_to(batch + x.shape[-1:]).reshape(Z, -1)
         y = y.broadcast_to(batch + y.shape[-1:]).reshape(Z, -1)
         if not self.shared_weights:
-            weight = weight.broadcast_to(batch + weight.shape[-1:]).reshape(Z, -1)
+            weights = [w.broadcast_to(batch + w.shape[-1:]).reshape(Z, -1) for w in weights]
         xs = _blocks(x, self.irreps_in1)
-        weights = weight.split([math.prod(s) for s in self.path_shapes], dim=-1)
 
-        out = [None] * len(self.irreps_out)  # (z, k, w) for each output irrep: see below
+        xy_paths = [None] * len(self.paths)  # (z, k, uv) for each path
         for i1, group in self.plan:
             u = self.irreps_in1[i1].mul
             # couple x's irrep i1 with all of y in two products: Σ_j y_vj C_ijk for every path from
             # i1 at once (one matrix product), then Σ_i with x_ui (one product batched over z)
             yC = (y @ getattr(self, f"coupling{i1}").to(x.dtype)).reshape(Z, sum(k * v for _, _, k, v in group), self.irreps_in1[i1].ir.dim)
-            xy = torch.matmul(yC, xs[i1].transpose(1, 2))  # (z, rows (path, k, v), u)
-            for (n, i3, k, v), xy_path in zip(group, xy.split([k * v for _, _, k, v in group], dim=1)):
-                xy_path = xy_path.reshape(Z, k, v, u).transpose(2, 3).reshape(Z, k, u * v)  # a view when v = 1
-                # mix the copies, z_kw = Σ_uv xy_{k,uv} w_{uv,w}: a matrix product, batched over z when
-                # the weights are per sample. (k, uv) @ (uv, w) reads the big weight tensor in memory
-                # order, 2-3x faster than the transposed (w, uv) @ (uv, k).
-                mixed = torch.matmul(xy_path, weights[n].reshape(-1, u * v, self.path_shapes[n][2]))
-                out[i3] = mixed if out[i3] is None else out[i3] + mixed
+            if self.irreps_in1[i1].ir.dim == 1:  # scalars: an outer product, cheaper as a broadcast than as a product of (1, 1) matrices
+                xy = yC * xs[i1].transpose(1, 2)
+            else:
+                xy = torch.matmul(yC, xs[i1].transpose(1, 2))  # (z, rows (path, k, v), u)
+            for (n, _, k, v), xy_path in zip(group, xy.split([k * v for _, _, k, v in group], dim=1)):
+                xy_paths[n] = xy_path.reshape(Z, k, v, u).transpose(2, 3).reshape(Z, k, u * v)  # a view when v = 1
+
+        out = [None] * len(self.irreps_out)  # (z, k, w) for each output irrep
+        for (i3, paths), w in zip(blocks, weights):
+            # mix the copies, z_kw = Σ_uv xy_{k,uv} w_{uv,w}, for all the block's paths at once (their
+            # xy side by side): a matrix product, batched over z when the weights are per sample.
+            # (k, uv) @ (uv, w) reads the big weight tensor in memory order, 2-3x faster than the
+            # transposed (w, uv) @ (uv, k).
+            xy = xy_paths[paths[0]] if len(paths) == 1 else torch.cat([xy_paths[n] for n in paths], dim=2)
+            w = w.reshape(-1, xy.shape[2], self.irreps_out[i3].mul)
+            mixed = torch.matmul(xy, w) if self.shared_weights else _Mix.apply(xy, w)
+            out[i3] = mixed if out[i3] is None else out[i3] + mixed
         out = [x.new_zeros(Z, ir.dim, mul) if o is None else o for o, (mul, ir) in zip(out, self.irreps_out)]
         return torch.cat([o.transpose(1, 2).reshape(Z, -1) for o in out], dim=1).reshape(batch + (self.irreps_out.dim,))
 
@@ -358,6 +422,10 @@ class Convolution(torch.nn.Module):
     (one set per edge), ``Y`` the spherical harmonics up to ``lmax`` ("component" normalisation).
     ``n̄`` is the average number of neighbours, so the sum stays of order one.
 
+    The radial network's last layer has one output per weight (e3nn's flat order); ``forward``
+    evaluates it group by group (``TensorProduct.group_index``), which gives the same numbers as
+    ``self.radial(basis)`` in the layout the tensor product mixes fastest.
+
     Shapes: ``x (N, irreps_in.dim)``, ``edge_src, edge_dst (E,)``, ``edge_vec (E, 3)`` → ``(N, irreps_out.dim)``.
     """
 
@@ -373,8 +441,12 @@ class Convolution(torch.nn.Module):
 
     def forward(self, x, edge_src, edge_dst, edge_vec, num_neighbors: float) -> torch.Tensor:
         Y = spherical_harmonics(self.irreps_sh, edge_vec, normalize=True, normalization="component")
-        weight = self.radial(radial_basis(edge_vec.norm(dim=-1), self.max_radius, self.num_basis))
-        messages = self.tp(x[edge_src], Y, weight)
+        hidden = self.radial[:-1](radial_basis(edge_vec.norm(dim=-1), self.max_radius, self.num_basis))
+        # self.radial(...)[:, index] for each group, made by the group's rows of the last layer so
+        # that each comes out contiguous in memory (see TensorProduct: how it is computed)
+        last = self.radial[-1]
+        weights = [torch.nn.functional.linear(hidden, last.weight[index], last.bias[index]) for index in self.tp.group_index]
+        messages = self.tp(x[edge_src], Y, weights)
         summed = x.new_zeros(len(x), self.irreps_out.dim).index_add(0, edge_dst, messages)
         return self.self_interaction(x) + summed / math.sqrt(num_neighbors)
 

@@ -55,6 +55,29 @@ def test_tensor_product_equals_e3nn(irreps, dtype, tol):
         torch.set_default_dtype(old)
 
 
+@pytest.mark.parametrize("irreps", IRREPS + [("32x0e+16x1o+8x2e", "0e+1o+2e", "32x0e+16x1o+8x2e")])
+def test_tensor_product_gradients_equal_e3nn_with_flat_and_grouped_weights(float64, irreps):
+    """Per-sample weights, flat (e3nn's layout) or grouped by output irrep (Convolution's): same
+    outputs, first and second derivatives (forces of a trained potential need the second)."""
+    torch.manual_seed(0)
+    ours = TensorProduct(*irreps, shared_weights=False)
+    theirs = o3.FullyConnectedTensorProduct(*irreps, shared_weights=False)
+    x, y = o3.Irreps(irreps[0]).randn(6, -1, requires_grad=True), o3.Irreps(irreps[1]).randn(6, -1, requires_grad=True)
+    w = torch.randn(6, theirs.weight_numel, requires_grad=True)
+    assert sorted(torch.cat(ours.group_index).tolist()) == list(range(ours.weight_numel))
+
+    def derivatives(tp, weight):
+        out = tp(x, y, weight(w))
+        grads = torch.autograd.grad(out.pow(2).sum(), (x, y, w), create_graph=True)
+        second = torch.autograd.grad(sum(g.sin().sum() for g in grads), (x, y, w))
+        return [out, *grads, *second]
+
+    expected = derivatives(theirs, lambda w: w)
+    for weight in (lambda w: w, lambda w: [w[:, index] for index in ours.group_index]):
+        for got, want in zip(derivatives(ours, weight), expected):
+            assert (got - want).abs().max() < 1e-12 * max(1.0, want.abs().max())
+
+
 @pytest.mark.parametrize("irreps", IRREPS)
 def test_tensor_product_is_equivariant(float64, irreps):
     tp = TensorProduct(*irreps)
@@ -75,6 +98,14 @@ def test_tensor_product_broadcasts_and_checks_its_inputs(float64):
         tp(x, y)
     with pytest.raises(ValueError, match="weight must have shape"):
         tp(x, y, torch.randn(tp.weight_numel + 1))
+    grouped = [w[index] for index in tp.group_index]
+    assert (tp(x, y, grouped) - tp(x, y, w)).abs().max() < 1e-12
+    with pytest.raises(ValueError, match=f"list of {len(tp.groups)} tensors"):
+        tp(x, y, grouped[:-1])
+    with pytest.raises(ValueError, match="shapes"):
+        tp(x, y, [g[:-1] for g in grouped])
+    with pytest.raises(ValueError, match="shared_weights=False"):
+        TensorProduct("0e+1o", "1o", "1e+0e")(x, y, grouped)
     with pytest.raises(ValueError, match="irreps_in1 must be irreps"):
         TensorProduct("vector", "1o", "1o")
 
