@@ -2,14 +2,18 @@
 
 1. The tensor product ``32x0e+16x1o+8x2e ⊗ 0e+1o+2e → 32x0e+16x1o+8x2e`` with per-edge weights on
    20,000 edges (float32), forward and forward+backward: ``symml.nn.TensorProduct`` against
-   ``e3nn.o3.FullyConnectedTensorProduct``.
+   ``e3nn.o3.FullyConnectedTensorProduct``, both given the same ``(20000, 3456)`` weight tensor in
+   e3nn's flat layout; then symml again with the same weights grouped by output irrep
+   (``[w[:, i] for i in tp.group_index]``, the layout ``Convolution`` makes; e3nn has no such input).
 2. One training step (forward, backward, Adam) of ``EquivariantNet`` on a 1,000-atom system,
    against its twin whose tensor products, linear layers and spherical harmonics are e3nn's
    (same weights: the script checks both give the same energy first).
 
-Prints medians, ratios symml / e3nn (below 1: symml is faster; goal ≤ 1.0 for forward+backward)
-and the peak memory of each measurement, each run in a fresh process (peak RSS on CPU, peak
-allocated memory on a GPU). Runs on the GPU when one is present. Run:
+Prints medians of 9 runs, ratios symml / e3nn (below 1: symml is faster; the goals are ≤ 0.5 for
+the forward pass, ≤ 0.2 forward+backward, ≤ 0.15 for the training step) and the peak memory of
+each measurement, each run in a fresh process (peak RSS on CPU, peak allocated memory on a GPU).
+Reading the weights once is the bandwidth bound of the forward pass (276 MB; printed, measured as
+the time of ``w.sum()``). Runs on the GPU when one is present. Run:
     python benchmarks/bench_nn.py [--device cpu|cuda] [--threads 2]
 """
 
@@ -35,7 +39,7 @@ def synchronize(device):
         torch.cuda.synchronize()
 
 
-def median_time(fn, device, repeat=5):
+def median_time(fn, device, repeat=9):
     fn()  # warm up
     times = []
     for _ in range(repeat):
@@ -47,23 +51,32 @@ def median_time(fn, device, repeat=5):
     return statistics.median(times)
 
 
-def tensor_product_task(impl, backward, device):
+def tensor_product_task(impl, backward, device, grouped=False):
     make = nn.TensorProduct if impl == "symml" else o3.FullyConnectedTensorProduct
     tp = make(IRREPS, IRREPS_SH, IRREPS, shared_weights=False).to(device)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(EDGES, o3.Irreps(IRREPS).dim, generator=g).to(device)
     y = torch.randn(EDGES, o3.Irreps(IRREPS_SH).dim, generator=g).to(device)
     w = torch.randn(EDGES, tp.weight_numel, generator=g).to(device)
+    if grouped:  # made before timing, as Convolution makes them: by the radial net, already in this layout
+        w = [w[:, index].contiguous() for index in tp.group_index]
 
     def step():
         if backward:
-            xx, ww = x.detach().requires_grad_(), w.detach().requires_grad_()
+            xx = x.detach().requires_grad_()
+            ww = [a.detach().requires_grad_() for a in w] if grouped else w.detach().requires_grad_()
             tp(xx, y, ww).pow(2).sum().backward()
         else:
             with torch.no_grad():
                 tp(x, y, w)
 
     return step
+
+
+def bandwidth_bound(device):
+    """Seconds to read the flat weight tensor once: no forward pass can take less."""
+    w = torch.randn(EDGES, nn.TensorProduct(IRREPS, IRREPS_SH, IRREPS, shared_weights=False).weight_numel, device=device)
+    return median_time(lambda: w.sum(), device), w.numel() * w.element_size() / 1e6
 
 
 class E3nnConvolution(nn.Convolution):
@@ -129,7 +142,7 @@ def measure(task, impl, device):
     if task == "training":
         step = training_task(impl, device)
     else:
-        step = tensor_product_task(impl, task == "tp_backward", device)
+        step = tensor_product_task(impl, task.startswith("tp_backward"), device, grouped=task.endswith("grouped"))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     seconds = median_time(step, device)
@@ -158,19 +171,24 @@ def main():
     where = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu, {ARGS.threads} threads"
     print(f"torch {torch.__version__}, {where}")
     print(f"EquivariantNet and its e3nn twin agree to {check_twins_agree(device):.1e} (max difference per atom / max output, float32)")
-    rows = [
-        ("tensor product, 20k edges, forward", "tp_forward"),
-        ("tensor product, 20k edges, forward+backward", "tp_backward"),
-        (f"EquivariantNet training step, {ATOMS} atoms", "training"),
+    seconds, megabytes = bandwidth_bound(device)
+    print(f"reading the {megabytes:.0f} MB of weights once (the forward pass's bound): {seconds * 1e3:.1f} ms")
+    rows = [  # (name, symml's task, e3nn's task): e3nn always gets the flat weights
+        ("tensor product, 20k edges, forward", "tp_forward", "tp_forward"),
+        ("tensor product, 20k edges, forward+backward", "tp_backward", "tp_backward"),
+        ("  the same, weights grouped: forward", "tp_forward_grouped", "tp_forward"),
+        ("  the same, weights grouped: forward+backward", "tp_backward_grouped", "tp_backward"),
+        (f"EquivariantNet training step, {ATOMS} atoms", "training", "training"),
     ]
     memory = "peak MB allocated" if device.type == "cuda" else "peak RSS MB"
     print(f"{'benchmark':<46}{'symml':>10}{'e3nn':>10}{'ratio':>8}   {memory} symml / e3nn")
-    for name, task in rows:
-        results = {}
-        for impl in ("symml", "e3nn"):
-            cmd = [sys.executable, __file__, "--task", task, "--impl", impl, "--device", ARGS.device, "--threads", str(ARGS.threads)]
-            results[impl] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        s, e = results["symml"], results["e3nn"]
+    measured = {}
+    for name, *tasks in rows:
+        for impl, task in zip(("symml", "e3nn"), tasks):
+            if (impl, task) not in measured:
+                cmd = [sys.executable, __file__, "--task", task, "--impl", impl, "--device", ARGS.device, "--threads", str(ARGS.threads)]
+                measured[impl, task] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        s, e = measured["symml", tasks[0]], measured["e3nn", tasks[1]]
         print(f"{name:<46}{s['seconds'] * 1e3:>8.1f}ms{e['seconds'] * 1e3:>8.1f}ms{s['seconds'] / e['seconds']:>8.2f}   {s['peak_mb']:.0f} / {e['peak_mb']:.0f}")
 
 
