@@ -111,11 +111,11 @@ class TensorProduct(torch.nn.Module):
     ``groups`` lists them. With one weight vector per sample, the products are of tiny matrices
     (``(1, 16) @ (16, 8)``), and their cost is a fixed ~0.1 µs per sample and product, so fewer
     products is what counts: grouped, a training step of ``EquivariantNet`` takes about half as
-    long as path by path on slices of one flat weight tensor. The group's weights must then lie side by side in memory;
-    a slice of one ``(Z, weight_numel)`` tensor sends torch to a 2-3x slower kernel, and gathering
-    it would copy the largest tensor of the layer. So flat per-sample weights are mixed path by
-    path, on slices, and ``Convolution`` makes its weights already grouped, each group by its own
-    rows of the radial network's last layer. On ``benchmarks/bench_nn.py``'s 20,000 edges (2 CPU
+    long as path by path on slices of one flat weight tensor. A group's weights must then lie
+    side by side in memory: a slice of one ``(Z, weight_numel)`` tensor sends torch to a 2-3x
+    slower kernel, and gathering it would copy the largest tensor of the layer. So flat
+    per-sample weights are mixed path by path, on slices, and ``Convolution`` makes its weights
+    already grouped, each group by its own rows of the radial network's last layer. On ``benchmarks/bench_nn.py``'s 20,000 edges (2 CPU
     cores), against e3nn's generated code: grouped, the forward pass takes 0.4x its time (4x the
     time to read the weights once) and forward+backward 0.2x; flat, 1.0x and 0.3x.
     """
