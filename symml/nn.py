@@ -115,9 +115,10 @@ class TensorProduct(torch.nn.Module):
     side by side in memory: a slice of one ``(Z, weight_numel)`` tensor sends torch to a 2-3x
     slower kernel, and gathering it would copy the largest tensor of the layer. So flat
     per-sample weights are mixed path by path, on slices, and ``Convolution`` makes its weights
-    already grouped, each group by its own rows of the radial network's last layer. On ``benchmarks/bench_nn.py``'s 20,000 edges (2 CPU
-    cores), against e3nn's generated code: grouped, the forward pass takes 0.4x its time (4x the
-    time to read the weights once) and forward+backward 0.2x; flat, 1.0x and 0.3x.
+    already grouped, each group by its own rows of the radial network's last layer. On
+    ``benchmarks/bench_nn.py``'s 20,000 edges (2 CPU cores), against e3nn's generated code:
+    grouped, the forward pass takes 0.4x its time (4x the time to read the weights once) and
+    forward+backward 0.2x; flat, 1.0x and 0.3x.
     """
 
     def __init__(self, irreps_in1, irreps_in2, irreps_out, shared_weights: bool = True):
